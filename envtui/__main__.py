@@ -1,0 +1,3 @@
+from envtui.cli import main
+
+raise SystemExit(main())

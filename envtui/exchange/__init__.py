@@ -1,0 +1,1 @@
+"""Export, import and diff of environments; docker save / load (later issues)."""

@@ -1,0 +1,1 @@
+"""Inspectors: finding and statically reading environments, one module per kind."""

@@ -1,0 +1,207 @@
+"""Reading every distribution in a site-packages directory on disk, statically.
+
+Shared by the venv and conda inspectors. Nothing here imports, executes or follows a
+`.pth` file: `.pth` files that would run code are only reported.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from envtui.inspectors.metadata import (
+    egg_requires,
+    header_bytes,
+    package_from_headers,
+    parse_headers,
+)
+from envtui.model import Package, Problem, ProblemKind
+
+# .pth files that well-known tools install; they run code but are expected.
+KNOWN_PTH = ("distutils-precedence.pth", "_virtualenv.pth")
+
+
+def site_packages_dirs(prefix: Path) -> list[Path]:
+    """Every site-packages directory of a prefix, POSIX and Windows layouts alike.
+
+    POSIX: lib/pythonX.Y/site-packages (and lib64/ when it is a separate directory);
+    Windows: Lib/site-packages. Sorted so the choice among duplicates is deterministic.
+    """
+    found: list[Path] = []
+    seen: set[tuple[int, int]] = set()
+    for lib in ("lib", "lib64", "Lib"):
+        libdir = prefix / lib
+        candidates: list[Path] = []
+        if lib == "Lib":
+            candidates.append(libdir / "site-packages")
+        else:
+            try:
+                with os.scandir(libdir) as it:
+                    names = sorted(e.name for e in it if e.name.startswith(("python", "pypy")))
+            except OSError:
+                continue
+            candidates += [libdir / n / "site-packages" for n in names]
+        for sp in candidates:
+            try:
+                st = sp.stat()
+            except OSError:
+                continue
+            if (st.st_dev, st.st_ino) not in seen:
+                seen.add((st.st_dev, st.st_ino))
+                found.append(sp)
+    return found
+
+
+def python_from_site_packages(sp: Path) -> str | None:
+    """`.../lib/python3.11/site-packages` -> "3.11"; None for the Windows layout."""
+    parent = sp.parent.name
+    for prefix in ("python", "pypy"):
+        if parent.startswith(prefix) and parent[len(prefix):][:1].isdigit():
+            return parent[len(prefix):].rstrip("t")  # "3.13t" is the free-threaded build
+    return None
+
+
+def _read_small(path: Path) -> bytes | None:
+    try:
+        with open(path, "rb") as f:
+            return f.read(1 << 16)
+    except OSError:
+        return None
+
+
+def _headers_from(path: Path) -> tuple[bytes, bool]:
+    with open(path, "rb") as f:
+        return header_bytes(f.read)
+
+
+def read_dist_info(path: Path) -> Package:
+    """One `*.dist-info` directory."""
+    extra: list[Problem] = []
+    try:
+        header, complete = _headers_from(path / "METADATA")
+    except FileNotFoundError:
+        header, complete = b"", True
+        extra.append(Problem(ProblemKind.INCOMPLETE,
+                             f"{path.name}: METADATA missing (incomplete install)"))
+    except OSError as e:
+        header, complete = b"", True
+        extra.append(Problem(ProblemKind.UNREADABLE, f"{path}: unreadable ({e.strerror})"))
+    if not extra and not (path / "RECORD").exists():
+        extra.append(Problem(ProblemKind.INCOMPLETE,
+                             f"{path.name}: RECORD missing (incomplete install)"))
+    pkg = package_from_headers(
+        parse_headers(header, complete=complete),
+        dirname=path.name,
+        location=str(path),
+        installer=_read_small(path / "INSTALLER"),
+        direct_url=_read_small(path / "direct_url.json"),
+        extra_problems=tuple(extra),
+    )
+    if extra:
+        # Tie the problems to the package name now that we know it.
+        probs = tuple(
+            Problem(p.kind, p.detail, package=pkg.name, version=pkg.version)
+            if p.package is None else p
+            for p in pkg.problems
+        )
+        pkg = _replace(pkg, problems=probs)
+    return pkg
+
+
+def read_egg_info(path: Path) -> Package:
+    """A `*.egg-info` directory (PKG-INFO + requires.txt) or single PKG-INFO file."""
+    pkg_info = path / "PKG-INFO" if path.is_dir() else path
+    extra: list[Problem] = []
+    try:
+        header, complete = _headers_from(pkg_info)
+    except OSError as e:
+        header, complete = b"", True
+        extra.append(Problem(ProblemKind.UNREADABLE, f"{pkg_info}: unreadable ({e.strerror})"))
+    requires: tuple[str, ...] = ()
+    if path.is_dir():
+        raw = _read_small(path / "requires.txt")
+        if raw:
+            requires = egg_requires(raw.decode("utf-8", "replace"))
+    return package_from_headers(
+        parse_headers(header, complete=complete),
+        dirname=path.name,
+        location=str(path),
+        installer=_read_small(path / "INSTALLER") if path.is_dir() else None,
+        extra_requires=requires,
+        extra_problems=tuple(extra),
+    )
+
+
+def _replace(pkg: Package, **changes: object) -> Package:
+    from dataclasses import replace
+
+    return replace(pkg, **changes)  # type: ignore[arg-type]
+
+
+def _pth_runs_code(path: Path) -> bool:
+    raw = _read_small(path) or b""
+    return any(line.startswith((b"import ", b"import\t")) for line in raw.splitlines())
+
+
+def scan_site_packages(sp: Path) -> tuple[list[Package], list[Problem]]:
+    """Every distribution in one site-packages directory, with what is wrong there."""
+    packages: list[Package] = []
+    problems: list[Problem] = []
+    try:
+        with os.scandir(sp) as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except OSError as e:
+        return [], [Problem(ProblemKind.UNREADABLE, f"{sp}: unreadable ({e.strerror})")]
+    for entry in entries:
+        name = entry.name
+        path = Path(entry.path)
+        if name.startswith("~"):
+            problems.append(Problem(
+                ProblemKind.INTERRUPTED,
+                f"{name}: leftover of an interrupted pip transaction",
+            ))
+            continue
+        try:
+            if name.endswith(".dist-info") and entry.is_dir(follow_symlinks=False):
+                packages.append(read_dist_info(path))
+            elif name.endswith(".egg-info"):
+                packages.append(read_egg_info(path))
+            elif name.endswith(".pth") and _pth_runs_code(path):
+                if name not in KNOWN_PTH and not name.startswith("__editable__"):
+                    problems.append(Problem(
+                        ProblemKind.SECURITY,
+                        f"{name}: .pth file runs code whenever this environment's Python starts",
+                    ))
+        except PermissionError as e:
+            problems.append(Problem(ProblemKind.UNREADABLE, f"{path}: unreadable ({e.strerror})"))
+    return packages, problems
+
+
+def dedupe(packages: Iterable[Package]) -> tuple[tuple[Package, ...], list[Problem]]:
+    """Keep the first distribution of each name (first on sys.path wins, as in pip).
+
+    Returns the survivors sorted by normalised name and a `duplicate` problem per clash.
+    """
+    first: dict[str, Package] = {}
+    problems: list[Problem] = []
+    for pkg in packages:
+        kept = first.get(pkg.key)
+        if kept is None:
+            first[pkg.key] = pkg
+            continue
+        problems.append(Problem(
+            ProblemKind.DUPLICATE,
+            f"{pkg.name} is installed twice: {kept.version} ({kept.location}) "
+            f"and {pkg.version} ({pkg.location}); using the first",
+            package=kept.name,
+            version=kept.version,
+        ))
+    return tuple(sorted(first.values(), key=lambda p: p.key)), problems
+
+
+def read_prefix_python(prefix: Path) -> Iterator[tuple[Path, list[Package], list[Problem]]]:
+    """Scan each site-packages directory of a prefix."""
+    for sp in site_packages_dirs(prefix):
+        pkgs, probs = scan_site_packages(sp)
+        yield sp, pkgs, probs

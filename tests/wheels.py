@@ -1,0 +1,53 @@
+"""Building real wheels for the tests, offline: a wheel is a zip with a dist-info."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import zipfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+
+def _record_line(path: str, data: bytes) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"{path},sha256={digest},{len(data)}"
+
+
+def build_wheel(
+    dest: Path,
+    name: str,
+    version: str,
+    *,
+    requires: Iterable[str] = (),
+    requires_python: str | None = None,
+    summary: str = "",
+    files: Mapping[str, str] | None = None,
+) -> Path:
+    """Write `name-version-py3-none-any.whl` into `dest` and return its path.
+
+    `files` maps paths inside the wheel (e.g. "pkg/__init__.py", "x.pth") to contents;
+    by default the wheel holds one module named after the project.
+    """
+    dist = name.replace("-", "_")
+    distinfo = f"{dist}-{version}.dist-info"
+    meta = [f"Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
+    if summary:
+        meta.append(f"Summary: {summary}")
+    if requires_python:
+        meta.append(f"Requires-Python: {requires_python}")
+    meta += [f"Requires-Dist: {r}" for r in requires]
+    contents = dict(files or {f"{dist}/__init__.py": f"__version__ = {version!r}\n"})
+    contents[f"{distinfo}/METADATA"] = "\n".join(meta) + "\n\nLong description.\n"
+    contents[f"{distinfo}/WHEEL"] = (
+        "Wheel-Version: 1.0\nGenerator: envtui-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    )
+    record = [_record_line(p, c.encode()) for p, c in contents.items()]
+    record.append(f"{distinfo}/RECORD,,")
+    contents[f"{distinfo}/RECORD"] = "\n".join(record) + "\n"
+    dest.mkdir(parents=True, exist_ok=True)
+    path = dest / f"{dist}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for p, c in contents.items():
+            zf.writestr(p, c)
+    return path
