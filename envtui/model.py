@@ -150,7 +150,7 @@ class Inventory:
 
 def canonical_name(name: str) -> str:
     """PEP 503 normalisation without importing packaging on the hot path."""
-    out = []
+    out: list[str] = []
     dash = False
     for ch in name.lower():
         if ch in "-_.":

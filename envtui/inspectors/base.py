@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from envtui.model import EnvKind, Environment, Problem
+from envtui.model import Environment, EnvKind, Problem
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,8 @@ class ScanContext:
     """Environment variables to honour (CONDA_PREFIX, WORKON_HOME, DOCKER_HOST, ...)."""
     roots: tuple[Path, ...] = ()
     """Extra roots to walk, from `--root` and the config file."""
+    exclude: tuple[Path, ...] = ()
+    """Directories never walked (from the config file)."""
     walk_home: bool = True
     """Walk the home directory for project environments (off when only --root is wanted)."""
     max_depth: int = 6
@@ -83,6 +85,8 @@ class Inspector(ABC):
     """One kind of environment: how to find it and how to read it statically."""
 
     kind: ClassVar[EnvKind]
+    markers: ClassVar[frozenset[str]] = frozenset()
+    """Entry names whose presence in a walked directory means `identify` should be asked."""
 
     @abstractmethod
     def locate(self, ctx: ScanContext) -> Iterable[Location]:

@@ -26,12 +26,13 @@ def disk_usage(root: Path) -> tuple[int, list[Problem]]:
     """Allocated bytes under `root` with each inode counted once, and unreadable directories."""
     seen: set[tuple[int, int]] = set()
     problems: list[Problem] = []
-    total = 0
     try:
         st = os.lstat(root)
     except OSError as e:
         return 0, [Problem(ProblemKind.UNREADABLE, f"{root}: unreadable ({e.strerror})")]
     dev = st.st_dev
+    seen.add((st.st_dev, st.st_ino))
+    total = st.st_blocks * 512
     stack = [str(root)]
     while stack:
         d = stack.pop()

@@ -138,13 +138,17 @@ def package_from_headers(
     """Build a Package from parsed headers and the small files beside METADATA."""
     dir_name, dir_version = name_version_from_dirname(dirname)
     errors = list(headers.errors)
+    # With no metadata file at all, `extra_problems` already says so; don't pile on.
+    expect_fields = not extra_problems
     name = headers.first("name")
     if not name:
-        errors.append("missing Name")
+        if expect_fields:
+            errors.append("missing Name")
         name = dir_name
     version = headers.first("version")
     if not version:
-        errors.append("missing Version")
+        if expect_fields:
+            errors.append("missing Version")
         version = dir_version or "0"
     requires = tuple(headers.fields.get("requires-dist", ())) + extra_requires
     requires_python = headers.first("requires-python")

@@ -167,9 +167,9 @@ def scan_site_packages(sp: Path) -> tuple[list[Package], list[Problem]]:
                 packages.append(read_dist_info(path))
             elif name.endswith(".egg-info"):
                 packages.append(read_egg_info(path))
-            elif name.endswith(".pth") and _pth_runs_code(path):
-                if name not in KNOWN_PTH and not name.startswith("__editable__"):
-                    problems.append(Problem(
+            elif (name.endswith(".pth") and name not in KNOWN_PTH
+                  and not name.startswith("__editable__") and _pth_runs_code(path)):
+                problems.append(Problem(
                         ProblemKind.SECURITY,
                         f"{name}: .pth file runs code whenever this environment's Python starts",
                     ))

@@ -1,0 +1,22 @@
+"""Human formatting of model values, shared by the CLI and the TUI (plain text, no markup)."""
+
+from __future__ import annotations
+
+
+def human_size(n: int | None) -> str:
+    """1234567 -> "1.2 MB" (decimal units, like du --si and Docker)."""
+    if n is None:
+        return "-"
+    size = float(n)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if size < 1000 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    raise AssertionError("unreachable")
+
+
+def short_time(iso: str | None) -> str:
+    """"2026-11-21T05:51:28+00:00" -> "2026-11-21 05:51" (deterministic, no "ago")."""
+    if not iso:
+        return "-"
+    return iso[:16].replace("T", " ")

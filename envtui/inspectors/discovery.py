@@ -1,0 +1,269 @@
+"""Finding every environment: known places, a bounded walk, then parallel inspection.
+
+The walk descends each root breadth-first, a level at a time in a thread pool (directory
+listing is I/O bound and releases the GIL). It never follows symlinks, visits each
+(device, inode) once, stops at `max_depth`, prunes VCS, dependency and cache directories,
+and does not descend into an environment once found (except a conda root's `envs/`).
+Unreadable directories become one problem each and the walk goes on.
+
+Each environment found is then read by its inspector, unless the persistent cache holds a
+result under the same fingerprint.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from envtui.inspectors.base import Inspector, Location, ScanContext
+from envtui.inspectors.cache import Cache
+from envtui.inspectors.registry import inspectors as registered
+from envtui.model import (
+    Environment,
+    EnvKind,
+    Inventory,
+    Problem,
+    ProblemKind,
+    environment_from_dict,
+    environment_to_cache,
+)
+
+Progress = Callable[[int, int | None, str], None]
+"""progress(done, total or None while unknown, label); called from worker threads."""
+
+PRUNE = frozenset({
+    ".git", ".hg", ".svn", "node_modules", "__pycache__", ".cache", ".npm", ".cargo",
+    ".rustup", ".gradle", ".m2", ".tox", ".nox", ".mypy_cache", ".pytest_cache",
+    ".ruff_cache", "site-packages", ".Trash", "Trash", "pkgs", ".docker", "snap",
+})
+KIND_ORDER = {EnvKind.VENV: 0, EnvKind.CONDA: 1, EnvKind.IMAGE: 2, EnvKind.CONTAINER: 3}
+WORKERS = min(32, (os.cpu_count() or 2) * 4)
+
+
+class ScanCancelled(Exception):
+    """The caller's `cancelled()` returned True; the partial result is dropped."""
+
+
+@dataclass
+class _Walk:
+    inspectors: list[Inspector]
+    exclude: frozenset[str]
+    markers: frozenset[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.markers = frozenset().union(*(i.markers for i in self.inspectors))
+
+    def visit(self, d: str) -> tuple[list[Location], list[tuple[str, tuple[int, int]]],
+                                     Problem | None]:
+        """List one directory: the environments it is, and the subdirectories to walk."""
+        try:
+            with os.scandir(d) as it:
+                entries = list(it)
+        except OSError as err:
+            return [], [], Problem(ProblemKind.UNREADABLE, f"{d}: unreadable ({err.strerror})")
+        names = {e.name for e in entries}
+        found: list[Location] = []
+        if names & self.markers:
+            for insp in self.inspectors:
+                if names & insp.markers:
+                    loc = insp.identify(Path(d))
+                    if loc is not None:
+                        found.append(loc)
+        if found:
+            # An environment's insides are not walked; a conda root's envs/ still is.
+            entries = [e for e in entries if e.name == "envs" and found[0].base]
+        subdirs = []
+        for e in entries:
+            if e.name in PRUNE or e.path in self.exclude:
+                continue
+            try:
+                if e.is_dir(follow_symlinks=False):
+                    st = e.stat(follow_symlinks=False)
+                    subdirs.append((e.path, (st.st_dev, st.st_ino)))
+            except OSError:
+                continue
+        return found, subdirs, None
+
+
+def walk(ctx: ScanContext, roots: Iterable[Path], insps: list[Inspector],
+         pool: ThreadPoolExecutor, progress: Progress | None,
+         cancelled: Callable[[], bool]) -> list[Location]:
+    """Every environment under `roots`, to `ctx.max_depth` levels."""
+    w = _Walk(insps, frozenset(str(p) for p in ctx.exclude))
+    seen: set[tuple[int, int]] = set()
+    level: list[str] = []
+    for root in roots:
+        try:
+            st = os.stat(root)
+        except OSError:
+            continue
+        if (st.st_dev, st.st_ino) not in seen:
+            seen.add((st.st_dev, st.st_ino))
+            level.append(str(root))
+    found: list[Location] = []
+    visited = 0
+    for _depth in range(ctx.max_depth + 1):
+        if not level or cancelled():
+            break
+        nxt: list[str] = []
+        for locs, subdirs, problem in pool.map(w.visit, level):
+            found += locs
+            if problem:
+                ctx.report(problem)
+            for path, ident in subdirs:
+                if ident not in seen:
+                    seen.add(ident)
+                    nxt.append(path)
+        visited += len(level)
+        if progress:
+            progress(visited, None, f"walked {visited} directories, {len(found)} environments")
+        level = nxt
+    if cancelled():
+        raise ScanCancelled
+    return found
+
+
+def _dedupe(locations: Iterable[Location]) -> list[Location]:
+    """One Location per environment; the first (from a known place, with a hint) wins."""
+    out: dict[str, Location] = {}
+    for loc in locations:
+        key = loc.ref
+        if loc.kind in (EnvKind.VENV, EnvKind.CONDA):
+            key = os.path.realpath(loc.ref)
+        out.setdefault(f"{loc.kind}:{key}", loc)
+    return list(out.values())
+
+
+def _failed(loc: Location, error: Exception) -> Environment:
+    """A stand-in for an environment whose inspector crashed: listed, with the reason."""
+    return Environment(
+        kind=loc.kind, name=Path(loc.ref).name or loc.ref, manager=loc.hint or "unknown",
+        path=loc.ref if loc.kind in (EnvKind.VENV, EnvKind.CONDA) else None,
+        problems=(Problem(ProblemKind.UNREADABLE,
+                          f"{loc.ref}: could not be inspected ({type(error).__name__}: {error})"),),
+    )
+
+
+def inspect(loc: Location, insp: Inspector, cache: Cache | None) -> Environment:
+    """Read one environment, through the cache when its fingerprint is unchanged."""
+    try:
+        fp = insp.fingerprint(loc) if cache else None
+        key = f"{loc.kind}:{loc.ref}"
+        if cache and fp is not None:
+            hit = cache.load("env", key)
+            if isinstance(hit, dict) and hit.get("fingerprint") == fp:
+                try:
+                    return environment_from_dict(hit["env"])
+                except (KeyError, TypeError, ValueError):
+                    pass  # an entry from an older shape: read afresh
+        env = insp.read(loc)
+        if cache and fp is not None:
+            cache.store("env", key, {"fingerprint": fp, "env": environment_to_cache(env)})
+        return env
+    except Exception as e:  # one bad environment must not end the scan
+        return _failed(loc, e)
+
+
+def sort_key(env: Environment) -> tuple[int, str, str]:
+    return KIND_ORDER[env.kind], env.name.lower(), env.ref
+
+
+def scan(ctx: ScanContext, *, use_cache: bool = True, progress: Progress | None = None,
+         cancelled: Callable[[], bool] | None = None) -> Inventory:
+    """Find and read every environment the context asks for."""
+    is_cancelled = cancelled or (lambda: False)
+    insps = registered(ctx.kinds)
+    by_kind: dict[EnvKind, Inspector] = {}
+    for insp in insps:
+        by_kind.setdefault(insp.kind, insp)
+    cache = Cache(ctx.cache_dir) if use_cache else None
+    roots = ([ctx.home] if ctx.walk_home else []) + list(ctx.roots)
+
+    with ThreadPoolExecutor(WORKERS, thread_name_prefix="envtui-scan") as pool:
+        located = [pool.submit(_locate, insp, ctx) for insp in insps]
+        walked = walk(ctx, roots, [i for i in insps if i.markers], pool, progress, is_cancelled)
+        locations = [loc for f in located for loc in f.result()] + walked
+        locations = [loc for loc in _dedupe(locations) if loc.kind in ctx.kinds]
+        total = len(locations)
+        envs: list[Environment] = []
+        futures = [pool.submit(inspect, loc, _owner(loc, by_kind), cache) for loc in locations]
+        for done, fut in enumerate(futures, 1):
+            if is_cancelled():
+                for f in futures:
+                    f.cancel()
+                raise ScanCancelled
+            envs.append(fut.result())
+            if progress:
+                progress(done, total, f"read {envs[-1].name}")
+    return Inventory(tuple(sorted(envs, key=sort_key)), ctx.problems)
+
+
+def _owner(loc: Location, by_kind: dict[EnvKind, Inspector]) -> Inspector:
+    # Docker images and containers share one inspector registered under one of the kinds.
+    if loc.kind in by_kind:
+        return by_kind[loc.kind]
+    return next(i for k, i in by_kind.items() if k in (EnvKind.IMAGE, EnvKind.CONTAINER))
+
+
+def _locate(insp: Inspector, ctx: ScanContext) -> list[Location]:
+    try:
+        return list(insp.locate(ctx))
+    except Exception as e:
+        ctx.report(Problem(ProblemKind.UNREADABLE,
+                           f"{insp.kind} discovery failed: {type(e).__name__}: {e}"))
+        return []
+
+
+def inspect_path(ctx: ScanContext, path: Path, *, use_cache: bool = True) -> Environment | None:
+    """Read the environment at `path` directly, without a scan; None if it is not one."""
+    cache = Cache(ctx.cache_dir) if use_cache else None
+    for insp in registered(frozenset({EnvKind.VENV, EnvKind.CONDA}) & ctx.kinds):
+        loc = insp.identify(path)
+        if loc is not None:
+            # A path under a known location keeps the manager that location implies.
+            known = {Path(k.ref).resolve(): k for k in _locate_quiet(insp, ctx)}
+            return inspect(known.get(path.resolve(), loc), insp, cache)
+    return None
+
+
+def _locate_quiet(insp: Inspector, ctx: ScanContext) -> list[Location]:
+    try:
+        return list(insp.locate(ScanContext(home=ctx.home, environ=ctx.environ)))
+    except Exception:
+        return []
+
+
+def find_environment(inventory: Inventory, ref: str) -> Environment:
+    """The environment `ref` names: a path, `image:REF`, `container:NAME` or a unique name.
+
+    Raises LookupError with a one-line message when nothing or more than one matches.
+    """
+    envs = inventory.environments
+    kind_prefix, _, rest = ref.partition(":")
+    if kind_prefix in ("image", "container") and rest:
+        kind = EnvKind(kind_prefix)
+        matches = [e for e in envs if e.kind is kind and _docker_match(e, rest)]
+    else:
+        real = os.path.realpath(ref) if os.path.exists(ref) else None
+        matches = [e for e in envs if e.path and real and os.path.realpath(e.path) == real]
+        if not matches:
+            matches = [e for e in envs if e.name == ref]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise LookupError(f"no environment named {ref!r} (see `envtui list`)")
+    refs = ", ".join(e.ref for e in matches)
+    raise LookupError(f"{ref!r} is ambiguous: it names {refs}; give a path or kind:NAME")
+
+
+def _docker_match(env: Environment, ref: str) -> bool:
+    tags = env.details.get("tags") or []
+    names = {env.name, *tags}
+    if ":" not in ref:
+        names |= {t.rsplit(":", 1)[0] for t in tags if t.endswith(":latest")}
+    ident = (env.id or "").removeprefix("sha256:")
+    short = ref.removeprefix("sha256:")
+    return ref in names or (len(short) >= 4 and ident.startswith(short))
