@@ -32,6 +32,7 @@ class ProblemKind(StrEnum):
     CORRUPTED = "corrupted"
     SECURITY = "security"
     ENGINE = "engine"
+    CONDA_PIP_MISMATCH = "conda-pip-mismatch"
 
 
 @dataclass(frozen=True)

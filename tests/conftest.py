@@ -12,6 +12,8 @@ from tests.wheels import build_wheel
 
 # Variables that would leak the developer's own environments into a test scan.
 _LEAKY = ("CONDA_PREFIX", "VIRTUAL_ENV", "WORKON_HOME", "CONDA_ENVS_PATH", "CONDARC",
+          "CONDA_EXE", "CONDA_ROOT", "MAMBA_ROOT_PREFIX", "CONDA_ENVS_DIRS", "PIPX_HOME",
+          "UV_TOOL_DIR", "POETRY_VIRTUALENVS_PATH",
           "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS", "UV_INDEX_URL")
 
 

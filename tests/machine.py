@@ -30,7 +30,8 @@ class Machine:
     def env(self) -> dict[str, str]:
         """Process environment for running envtui as this machine's user."""
         env = {k: v for k, v in os.environ.items()
-               if k not in ("CONDA_PREFIX", "VIRTUAL_ENV", "WORKON_HOME", "DOCKER_HOST",
+               if k not in ("CONDA_PREFIX", "VIRTUAL_ENV", "WORKON_HOME", "DOCKER_HOST", "CONDA_EXE",
+                            "CONDA_ROOT", "MAMBA_ROOT_PREFIX", "CONDA_ENVS_DIRS",
                             "CONDA_ENVS_PATH", "CONDARC", "PIPX_HOME", "UV_TOOL_DIR")}
         env.update(HOME=str(self.home), XDG_CACHE_HOME=str(self.home / ".cache"),
                    XDG_CONFIG_HOME=str(self.home / ".config"),

@@ -22,8 +22,12 @@ from pathlib import Path
 from envtui.model import Problem, ProblemKind
 
 
-def disk_usage(root: Path) -> tuple[int, list[Problem]]:
-    """Allocated bytes under `root` with each inode counted once, and unreadable directories."""
+def disk_usage(root: Path, skip: Iterable[Path] = ()) -> tuple[int, list[Problem]]:
+    """Allocated bytes under `root` with each inode counted once, and unreadable directories.
+
+    `skip` names directories left out entirely (a conda base env's `envs/` and `pkgs/`).
+    """
+    skipped = {str(p) for p in skip}
     seen: set[tuple[int, int]] = set()
     problems: list[Problem] = []
     try:
@@ -48,11 +52,12 @@ def disk_usage(root: Path) -> tuple[int, list[Problem]]:
                 except OSError:
                     continue
                 ident = (s.st_dev, s.st_ino)
-                if ident in seen:
+                if ident in seen or entry.path in skipped:
                     continue
                 seen.add(ident)
                 total += s.st_blocks * 512
-                if entry.is_dir(follow_symlinks=False) and s.st_dev == dev:
+                if (entry.is_dir(follow_symlinks=False) and s.st_dev == dev
+                        and entry.path not in skipped):
                     stack.append(entry.path)
     return total, problems
 
