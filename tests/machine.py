@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.envfactory import make_venv, pip_install, site_packages, uv_install
-from tests.wheels import build_wheel
 
 PY = f"{sys.version_info.major}.{sys.version_info.minor}"
 PY_FULL = ".".join(map(str, sys.version_info[:3]))
@@ -30,8 +29,8 @@ class Machine:
     def env(self) -> dict[str, str]:
         """Process environment for running envtui as this machine's user."""
         env = {k: v for k, v in os.environ.items()
-               if k not in ("CONDA_PREFIX", "VIRTUAL_ENV", "WORKON_HOME", "DOCKER_HOST", "CONDA_EXE",
-                            "CONDA_ROOT", "MAMBA_ROOT_PREFIX", "CONDA_ENVS_DIRS",
+               if k not in ("CONDA_PREFIX", "VIRTUAL_ENV", "WORKON_HOME", "DOCKER_HOST",
+                            "CONDA_EXE", "CONDA_ROOT", "MAMBA_ROOT_PREFIX", "CONDA_ENVS_DIRS",
                             "CONDA_ENVS_PATH", "CONDARC", "PIPX_HOME", "UV_TOOL_DIR")}
         env.update(HOME=str(self.home), XDG_CACHE_HOME=str(self.home / ".cache"),
                    XDG_CONFIG_HOME=str(self.home / ".config"),
