@@ -18,6 +18,12 @@ from tests.envfactory import make_venv, pip_install, site_packages, uv_install
 
 PY = f"{sys.version_info.major}.{sys.version_info.minor}"
 PY_FULL = ".".join(map(str, sys.version_info[:3]))
+# The developer's own settings that would leak their environments into a test scan.
+LEAKY = frozenset({
+    "CONDA_PREFIX", "VIRTUAL_ENV", "WORKON_HOME", "DOCKER_HOST", "CONDA_EXE", "CONDA_ROOT",
+    "MAMBA_ROOT_PREFIX", "CONDA_ENVS_DIRS", "CONDA_ENVS_PATH", "CONDARC", "PIPX_HOME",
+    "UV_TOOL_DIR", "POETRY_VIRTUALENVS_PATH",
+})
 
 
 @dataclass
@@ -28,10 +34,7 @@ class Machine:
 
     def env(self) -> dict[str, str]:
         """Process environment for running envtui as this machine's user."""
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("CONDA_PREFIX", "VIRTUAL_ENV", "WORKON_HOME", "DOCKER_HOST",
-                            "CONDA_EXE", "CONDA_ROOT", "MAMBA_ROOT_PREFIX", "CONDA_ENVS_DIRS",
-                            "CONDA_ENVS_PATH", "CONDARC", "PIPX_HOME", "UV_TOOL_DIR")}
+        env = {k: v for k, v in os.environ.items() if k not in LEAKY}
         env.update(HOME=str(self.home), XDG_CACHE_HOME=str(self.home / ".cache"),
                    XDG_CONFIG_HOME=str(self.home / ".config"),
                    XDG_DATA_HOME=str(self.home / ".local" / "share"),

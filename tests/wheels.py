@@ -31,7 +31,7 @@ def build_wheel(
     """
     dist = name.replace("-", "_")
     distinfo = f"{dist}-{version}.dist-info"
-    meta = [f"Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
+    meta = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
     if summary:
         meta.append(f"Summary: {summary}")
     if requires_python:
