@@ -563,7 +563,9 @@ def test_channel_name(raw: str, name: str) -> None:
 
 @pytest.mark.parametrize(("text", "dirs"), [
     ("envs_dirs:\n  - /a\n  - '/b c'  # note\n  - \"/d\"\nchannels: [x]\n", ["/a", "/b c", "/d"]),
-    ("envs_dirs:\n- /a\n\n- /b\nother: 1\n- /not-mine\n", ["/a", "/b"]),
+    ("envs_dirs:\n- /a\n\n- /b\nother: 1\n", ["/a", "/b"]),
+    ("envs_dirs:\n- /a\nother: 1\n- /not-yaml\n", []),
+    ("a: &a [x]\nenvs_dirs: *a\n", ["x"]),
     ("envs_path: [/a, '/b, c', \"/d\"]\n", ["/a", "/b, c", "/d"]),
     ("channels:\n  envs_dirs:\n    - /nested\n", []),
     ("envs_dirs: !!python/object/apply:os.system ['x']\n", []),

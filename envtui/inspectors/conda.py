@@ -73,7 +73,6 @@ _HISTORY_ENTRY = re.compile(r"^==>\s*(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})\s*<==
 _HISTORY_SPECS = re.compile(r"^#\s*(\w+)\s*specs:\s*(.*)$")
 _HISTORY_CMD = re.compile(r"^#\s*cmd:\s*(.*)$")
 _ENV_VAR = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
-_TOP_KEY = re.compile(r"^(envs_dirs|envs_path)\s*:(.*)$")
 
 
 # --------------------------------------------------------------------------- small parsers
@@ -114,78 +113,27 @@ def channel_name(raw: str) -> str:
     return f"{scheme}://{host}/{'/'.join(parts)}".rstrip("/") if parts else f"{scheme}://{host}"
 
 
-def _strip_comment(line: str) -> str:
-    """`line` without a YAML comment (a `#` at the start or after a blank, outside quotes)."""
-    quote = ""
-    for i, ch in enumerate(line):
-        if quote:
-            if ch == quote:
-                quote = ""
-        elif ch in "'\"":
-            quote = ch
-        elif ch == "#" and (i == 0 or line[i - 1] in " \t"):
-            return line[:i].rstrip()
-    return line.rstrip()
-
-
-def _unquote(value: str) -> str:
-    value = value.strip()
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-        inner = value[1:-1]
-        return inner.replace("''", "'") if value[0] == "'" else inner.replace('\\"', '"')
-    return value
-
-
-def _split_flow(text: str) -> list[str]:
-    """Items of a one-line YAML flow list `[a, "b", 'c']`, quotes removed."""
-    body = text.strip()
-    if not body.startswith("[") or not body.endswith("]"):
-        return []
-    items: list[str] = []
-    quote = ""
-    current = ""
-    for ch in body[1:-1]:
-        if quote:
-            quote = "" if ch == quote else quote
-        elif ch in "'\"":
-            quote = ch
-        elif ch == ",":
-            items.append(current)
-            current = ""
-            continue
-        current += ch
-    items.append(current)
-    return [v for v in (_unquote(i) for i in items) if v]
-
-
 def envs_dirs_from_condarc(text: str) -> list[str]:
     """The `envs_dirs` (alias `envs_path`) entries of a .condarc, verbatim (not expanded).
 
-    Deliberately not a YAML parser: only the shapes conda documents are understood (a block
-    list under the top-level key, or a one-line flow list); anything else yields nothing.
-    That keeps a hostile or broken file harmless (no tags, no aliases, no recursion).
+    Parsed with PyYAML's safe loader (no tags run); a file that is not valid YAML, or whose
+    key is not a string or a list of strings, yields nothing, as conda would refuse it too.
     """
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return []
+    if not isinstance(data, dict):
+        return []
     found: list[str] = []
-    lines = text.splitlines()
-    i = 0
-    while i < len(lines):
-        m = _TOP_KEY.match(_strip_comment(lines[i]))
-        i += 1
-        if not m:
-            continue
-        rest = m.group(2).strip()
-        if rest.startswith(("!", "&", "*", "{", "|", ">")):
-            continue  # tags, anchors, aliases, mappings, block scalars: not a list of dirs
-        if rest:
-            found += _split_flow(rest) if rest.startswith("[") else [_unquote(rest)]
-            continue
-        while i < len(lines):
-            item = _strip_comment(lines[i]).strip()
-            if item and not item.startswith("-"):
-                break
-            if item.startswith("-") and _unquote(item[1:]):
-                found.append(_unquote(item[1:]))
-            i += 1
+    for key in ("envs_dirs", "envs_path"):
+        value = data.get(key)
+        if isinstance(value, str):
+            value = [value]
+        if isinstance(value, list):
+            found += [v for v in value if isinstance(v, str) and v]
     return found
 
 

@@ -8,6 +8,7 @@ fast. The email.parser module is ~20x slower on large files and is deliberately 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -103,26 +104,33 @@ def _invalid(detail: str, name: str, version: str | None) -> Problem:
 def validate(name: str, version: str, requires: tuple[str, ...],
              requires_python: str | None) -> list[str]:
     """What is invalid about these fields, per PEP 440 / PEP 508 (empty when all is fine)."""
+    errors = []
+    if not _valid("version", version):
+        errors.append(f"invalid version {version!r}")
+    errors += [f"unparseable Requires-Dist {r!r}" for r in requires
+               if not _valid("requirement", r)]
+    if requires_python and not _valid("specifier", requires_python):
+        errors.append(f"invalid Requires-Python {requires_python!r}")
+    return errors
+
+
+@functools.lru_cache(maxsize=65536)
+def _valid(what: str, text: str) -> bool:
+    """Parse once per distinct string: the same requirements recur across environments."""
     from packaging.requirements import InvalidRequirement, Requirement
     from packaging.specifiers import InvalidSpecifier, SpecifierSet
     from packaging.version import InvalidVersion, Version
 
-    errors = []
     try:
-        Version(version)
-    except InvalidVersion:
-        errors.append(f"invalid version {version!r}")
-    for req in requires:
-        try:
-            Requirement(req)
-        except InvalidRequirement:
-            errors.append(f"unparseable Requires-Dist {req!r}")
-    if requires_python:
-        try:
-            SpecifierSet(requires_python)
-        except InvalidSpecifier:
-            errors.append(f"invalid Requires-Python {requires_python!r}")
-    return errors
+        if what == "version":
+            Version(text)
+        elif what == "requirement":
+            Requirement(text)
+        else:
+            SpecifierSet(text)
+    except (InvalidVersion, InvalidRequirement, InvalidSpecifier):
+        return False
+    return True
 
 
 def package_from_headers(
