@@ -165,8 +165,8 @@ def unlock(machine: Machine) -> None:
             p.chmod(0o755)
 
 
-def envtui(machine: Machine, *args: str, check: bool = False,
-           drop_root: bool = True) -> subprocess.CompletedProcess[str]:
+def envtui(machine: Machine, *args: str, check: bool = False, drop_root: bool = True,
+           env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run the real `envtui` command as the machine's user.
 
     As root, permission bits do not stop reads; the command then runs with the capabilities
@@ -175,8 +175,8 @@ def envtui(machine: Machine, *args: str, check: bool = False,
     cmd = [sys.executable, "-m", "envtui", *args]
     if drop_root and os.geteuid() == 0 and shutil.which("setpriv"):
         cmd = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--", *cmd]
-    proc = subprocess.run(cmd, env=machine.env(), capture_output=True, text=True, timeout=300,
-                          stdin=subprocess.DEVNULL)
+    proc = subprocess.run(cmd, env=machine.env() | (env_extra or {}), capture_output=True,
+                          text=True, timeout=300, stdin=subprocess.DEVNULL)
     if check and proc.returncode != 0:
         raise AssertionError(f"envtui {args} failed: {proc.stderr}")
     return proc

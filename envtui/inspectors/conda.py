@@ -495,6 +495,7 @@ class CondaInspector(Inspector):
     """Conda, mamba, micromamba and pixi environments."""
 
     kind = EnvKind.CONDA
+    markers = frozenset({"conda-meta"})
 
     def __init__(self, system_roots: Iterable[str | Path] = SYSTEM_ROOTS) -> None:
         """`system_roots`: installation roots outside the home directory to look in."""
