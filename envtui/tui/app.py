@@ -1,0 +1,48 @@
+"""The envtui Textual application: a thin shell around the inventory screen."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from textual.app import App
+from textual.screen import Screen
+
+from envtui.inspectors.base import ScanContext
+from envtui.model import Inventory
+from envtui.tui.screens.inventory import InventoryScreen
+
+
+def default_loader(ctx: ScanContext, **options: Any) -> Inventory:
+    """The real scan (`envtui.inspectors.discovery.scan`), imported only when first used."""
+    from envtui.inspectors.discovery import scan
+
+    return scan(ctx, **options)
+
+
+class EnvtuiApp(App[None]):
+    """Every Python environment on the machine, in one keyboard-driven terminal app.
+
+    `loader` has the signature of `discovery.scan` and defaults to it; tests pass one that
+    returns a fixed inventory so screenshots are deterministic.
+    """
+
+    TITLE = "envtui"
+    SUB_TITLE = "Python environments"
+    CSS_PATH = "envtui.tcss"
+
+    def __init__(
+        self,
+        ctx: ScanContext | None = None,
+        *,
+        loader: Callable[..., Inventory] | None = None,
+    ) -> None:
+        super().__init__()
+        self.ctx = ctx if ctx is not None else ScanContext.from_process()
+        """What to scan: home directory, environment variables, extra roots, kinds."""
+        self.loader = loader if loader is not None else default_loader
+        """Produces the inventory; called in a worker thread."""
+
+    def get_default_screen(self) -> Screen[None]:
+        """Open straight onto the inventory."""
+        return InventoryScreen(self.ctx, self.loader)

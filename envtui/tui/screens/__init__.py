@@ -1,0 +1,1 @@
+"""The app's screens; each owns its bindings, actions and message handlers."""

@@ -1,0 +1,86 @@
+"""The status line under the filter: scan progress while scanning, totals afterwards.
+
+Plus the line of scan-level problems (an unreachable Docker engine, an unreadable root).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.content import Content
+from textual.widgets import ProgressBar, Static
+
+from envtui.model import Environment, Problem
+from envtui.tui.format import human_size
+from envtui.tui.index import InventoryIndex
+
+
+class ScanStatus(Horizontal):
+    """Scan progress (count, current label, a bar) or a one-line summary of the result."""
+
+    def compose(self) -> ComposeResult:
+        """The text and the bar (the bar shows only while the total is known)."""
+        yield Static(id="status-text")
+        # No ETA: it is noise for a scan of seconds and would make screenshots time-dependent.
+        bar = ProgressBar(id="scan-progress", show_eta=False)
+        bar.display = False  # until a scan reports a total
+        yield bar
+
+    def scanning(self, done: int = 0, total: int | None = None, label: str = "") -> None:
+        """Show the progress of the running scan."""
+        count = f"{done}/{total}" if total is not None else f"{done}"
+        parts: list[str | tuple[str, str]] = [("Scanning… ", "bold $text-accent"), count]
+        if label:
+            parts += ["  ", (label, "$text-muted")]
+        self.query_one("#status-text", Static).update(Content.assemble(*parts))
+        bar = self.query_one(ProgressBar)
+        bar.display = total is not None
+        if total is not None:
+            bar.update(total=max(total, 1), progress=done)
+
+    def finished(
+        self,
+        environments: Sequence[Environment],
+        index: InventoryIndex,
+        visible: Sequence[int] | None,
+    ) -> None:
+        """Summarise the environments shown (`visible`, None for all) out of all found."""
+        self.query_one(ProgressBar).display = False
+        total = len(environments)
+        shown = range(total) if visible is None else visible
+        noun = "environment" if total == 1 else "environments"
+        packages = sum(len(environments[i].packages) for i in shown)
+        size = human_size(sum(environments[i].size_bytes or 0 for i in shown))
+        with_problems = sum(1 for i in shown if index.problem_counts[i])
+        if len(shown) == total:
+            parts: list[str | tuple[str, str]] = [(f"{total} {noun}", "bold")]
+        else:
+            parts = [(f"{len(shown)} of {total} {noun} match", "bold")]
+        parts.append(f" · {packages} packages · {size}")
+        if with_problems:
+            parts += [" · ", (f"{with_problems} with problems", "$text-error")]
+        self.query_one("#status-text", Static).update(Content.assemble(*parts))
+
+    def failed(self, error: str) -> None:
+        """Say that the scan failed (the full error goes to a notification)."""
+        self.query_one(ProgressBar).display = False
+        self.query_one("#status-text", Static).update(
+            Content.assemble(("Scan failed: ", "bold $text-error"), error)
+        )
+
+
+class ScanProblems(Static):
+    """One line per problem with the scan itself; hidden when there are none."""
+
+    def show(self, problems: Sequence[Problem]) -> None:
+        """Replace the lines with `problems`."""
+        self.display = bool(problems)
+        parts: list[str | tuple[str, str]] = []
+        for problem in problems:
+            if parts:
+                parts.append("\n")
+            parts += [("⚠ ", "$text-warning"), (f"{problem.kind}: ", "bold"), problem.detail]
+        self.update(Content.assemble(*parts))
+        self.tooltip = "\n".join(f"{p.kind}: {p.detail}" for p in problems) or None
