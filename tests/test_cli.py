@@ -75,3 +75,15 @@ def test_core_never_imports_textual_or_docker_for_venvs() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.split()
     assert out == ["False", "False"]
+
+
+def test_scan_problems_do_not_pile_up_across_scans(home: Path) -> None:
+    from envtui.inspectors.base import ScanContext
+    from envtui.inspectors.discovery import scan
+    from envtui.model import EnvKind
+
+    ctx = ScanContext(home=home, environ={"DOCKER_HOST": f"unix://{home}/none.sock"},
+                      kinds=frozenset({EnvKind.IMAGE}))
+    first, second = scan(ctx), scan(ctx)
+    assert len(first.problems) == len(second.problems) == 1
+    assert first.problems[0].kind == "engine"

@@ -14,7 +14,7 @@ import os
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -62,6 +62,10 @@ class ScanContext:
     def from_process(cls, **kwargs: Any) -> ScanContext:
         """A context for the real user: this process's HOME and environment."""
         return cls(home=Path.home(), environ=dict(os.environ), **kwargs)
+
+    def fresh(self) -> ScanContext:
+        """A copy with the same settings and no problems reported yet (one per scan)."""
+        return replace(self, _problems=[], _lock=threading.Lock())
 
     def report(self, problem: Problem) -> None:
         """Record a problem with the scan itself (not with one environment). Thread-safe."""

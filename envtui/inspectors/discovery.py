@@ -174,6 +174,7 @@ def sort_key(env: Environment) -> tuple[int, str, str]:
 def scan(ctx: ScanContext, *, use_cache: bool = True, progress: Progress | None = None,
          cancelled: Callable[[], bool] | None = None) -> Inventory:
     """Find and read every environment the context asks for."""
+    ctx = ctx.fresh()  # problems belong to this scan, not to earlier ones with the same ctx
     is_cancelled = cancelled or (lambda: False)
     insps = registered(ctx.kinds)
     by_kind: dict[EnvKind, Inspector] = {}

@@ -7,7 +7,6 @@ discovery scan) and only posts messages back; widgets are touched on the event l
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import fields
 from typing import ClassVar
 
 from textual import on, work
@@ -38,12 +37,6 @@ FILTER_DELAY = 0.25
 
 Loader = Callable[..., Inventory]
 """`discovery.scan`'s signature: (ctx, *, use_cache, progress, cancelled) -> Inventory."""
-
-
-def fresh_context(ctx: ScanContext) -> ScanContext:
-    """A copy of `ctx` without the scan problems reported into it by an earlier scan."""
-    public = {f.name: getattr(ctx, f.name) for f in fields(ctx) if not f.name.startswith("_")}
-    return ScanContext(**public)
 
 
 class InventoryScreen(Screen[None]):
@@ -204,7 +197,7 @@ class InventoryScreen(Screen[None]):
 
         try:
             inventory = self._loader(
-                fresh_context(self._ctx),
+                self._ctx,
                 use_cache=True,
                 progress=progress,
                 cancelled=lambda: worker.is_cancelled,
