@@ -33,7 +33,6 @@ from envtui.tui.screens.inventory import (
     FILTER_DELAY,
     LARGE_INVENTORY,
     InventoryScreen,
-    fresh_context,
 )
 from envtui.tui.widgets.detail import LARGE_PACKAGE_LIST, SETTLE_DELAY, PackageTable
 from envtui.tui.widgets.inventory_table import InventoryTable
@@ -636,7 +635,7 @@ def test_formatting() -> None:
 def test_fresh_context_drops_earlier_scan_problems() -> None:
     ctx = ScanContext(home=Path("/home/ada"), environ={"A": "1"}, kinds=frozenset({EnvKind.VENV}))
     ctx.report(Problem("engine", "Docker engine unreachable"))
-    fresh = fresh_context(ctx)
+    fresh = ctx.fresh()
     assert fresh.problems == ()
     assert (fresh.home, fresh.environ, fresh.kinds) == (ctx.home, ctx.environ, ctx.kinds)
 
