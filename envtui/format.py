@@ -20,3 +20,15 @@ def short_time(iso: str | None) -> str:
     if not iso:
         return "-"
     return iso[:16].replace("T", " ")
+
+
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0))}
+
+
+def printable(text: str) -> str:
+    """`text` with control characters (ESC, newlines, C1) shown as `\\xNN` escapes.
+
+    Names come from the filesystem and from metadata, which anyone can write: a directory
+    named with an escape sequence must not drive the user's terminal or break a table.
+    """
+    return text.translate(_CONTROL)

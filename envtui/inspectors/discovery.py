@@ -13,6 +13,7 @@ result under the same fingerprint.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -41,6 +42,10 @@ PRUNE = frozenset({
 })
 KIND_ORDER = {EnvKind.VENV: 0, EnvKind.CONDA: 1, EnvKind.IMAGE: 2, EnvKind.CONTAINER: 3}
 WORKERS = min(32, (os.cpu_count() or 2) * 4)
+WALKERS = 4
+"""Threads listing directories: enough to overlap I/O waits on cold or network disks."""
+PROGRESS_EVERY = 0.1
+"""Seconds between progress reports during the walk."""
 
 
 class ScanCancelled(Exception):
@@ -58,13 +63,26 @@ class _Walk:
 
     def visit(self, d: str) -> tuple[list[Location], list[tuple[str, tuple[int, int]]],
                                      Problem | None]:
-        """List one directory: the environments it is, and the subdirectories to walk."""
+        """List one directory: the environments it is, and the subdirectories to walk.
+
+        Each subdirectory is identified by `d`'s device and the inode its directory entry
+        carries: no stat per entry. (A mount point's entry carries its inode in `d`'s
+        filesystem, so the pair is still unique; its own children get its device.)
+        """
+        names: set[str] = set()
+        dirs: list[tuple[str, str, int]] = []
         try:
+            dev = os.stat(d).st_dev
             with os.scandir(d) as it:
-                entries = list(it)
+                for e in it:
+                    names.add(e.name)
+                    try:
+                        if e.is_dir(follow_symlinks=False):
+                            dirs.append((e.name, e.path, e.inode()))
+                    except OSError:
+                        continue
         except OSError as err:
             return [], [], Problem(ProblemKind.UNREADABLE, f"{d}: unreadable ({err.strerror})")
-        names = {e.name for e in entries}
         found: list[Location] = []
         if names & self.markers:
             for insp in self.inspectors:
@@ -74,56 +92,97 @@ class _Walk:
                         found.append(loc)
         if found:
             # An environment's insides are not walked; a conda root's envs/ still is.
-            entries = [e for e in entries if e.name == "envs" and found[0].base]
-        subdirs = []
-        for e in entries:
-            if e.name in PRUNE or e.path in self.exclude:
-                continue
-            try:
-                if e.is_dir(follow_symlinks=False):
-                    st = e.stat(follow_symlinks=False)
-                    subdirs.append((e.path, (st.st_dev, st.st_ino)))
-            except OSError:
-                continue
+            dirs = [x for x in dirs if x[0] == "envs" and found[0].base]
+        subdirs = [(path, (dev, ino)) for name, path, ino in dirs
+                   if name not in PRUNE and path not in self.exclude]
         return found, subdirs, None
 
 
-def walk(ctx: ScanContext, roots: Iterable[Path], insps: list[Inspector],
-         pool: ThreadPoolExecutor, progress: Progress | None,
-         cancelled: Callable[[], bool]) -> list[Location]:
-    """Every environment under `roots`, to `ctx.max_depth` levels."""
-    w = _Walk(insps, frozenset(str(p) for p in ctx.exclude))
-    seen: set[tuple[int, int]] = set()
-    level: list[str] = []
-    for root in roots:
+class _Walker:
+    """A fixed set of threads sharing one stack of directories still to list.
+
+    Threads rather than one task per directory: memory stays bounded on homes with
+    hundreds of thousands of directories, and progress and cancellation are seen at once.
+    """
+
+    def __init__(self, w: _Walk, max_depth: int, cancelled: Callable[[], bool]) -> None:
+        self.w, self.max_depth, self.cancelled = w, max_depth, cancelled
+        self.cv = threading.Condition()
+        self.todo: list[tuple[str, int]] = []
+        """(directory, depth) still to list."""
+        self.busy = 0
+        self.stopped = False
+        self.seen: set[tuple[int, int]] = set()
+        self.found: list[Location] = []
+        self.problems: list[Problem] = []
+        self.visited = 0
+
+    def add_root(self, root: Path) -> None:
         try:
             st = os.stat(root)
         except OSError:
-            continue
-        if (st.st_dev, st.st_ino) not in seen:
-            seen.add((st.st_dev, st.st_ino))
-            level.append(str(root))
-    found: list[Location] = []
-    visited = 0
-    for _depth in range(ctx.max_depth + 1):
-        if not level or cancelled():
-            break
-        nxt: list[str] = []
-        for locs, subdirs, problem in pool.map(w.visit, level):
-            found += locs
-            if problem:
-                ctx.report(problem)
-            for path, ident in subdirs:
-                if ident not in seen:
-                    seen.add(ident)
-                    nxt.append(path)
-        visited += len(level)
-        if progress:
-            progress(visited, None, f"walked {visited} directories, {len(found)} environments")
-        level = nxt
-    if cancelled():
+            return
+        if (st.st_dev, st.st_ino) not in self.seen:
+            self.seen.add((st.st_dev, st.st_ino))
+            self.todo.append((str(root), 0))
+
+    def done(self) -> bool:
+        return self.stopped or (not self.todo and self.busy == 0)
+
+    def work(self) -> None:
+        while True:
+            with self.cv:
+                while not self.todo and not self.done():
+                    self.cv.wait()
+                if self.done():
+                    self.cv.notify_all()
+                    return
+                d, depth = self.todo.pop()
+                self.busy += 1
+            found, subdirs, problem = self.w.visit(d)
+            with self.cv:
+                self.busy -= 1
+                self.visited += 1
+                self.found += found
+                if problem:
+                    self.problems.append(problem)
+                if depth < self.max_depth:
+                    for path, ident in subdirs:
+                        if ident not in self.seen:
+                            self.seen.add(ident)
+                            self.todo.append((path, depth + 1))
+                if self.cancelled():
+                    self.stopped = True
+                self.cv.notify_all()
+
+
+def walk(ctx: ScanContext, roots: Iterable[Path], insps: list[Inspector],
+         progress: Progress | None, cancelled: Callable[[], bool]) -> list[Location]:
+    """Every environment under `roots`, to `ctx.max_depth` levels below each."""
+    walker = _Walker(_Walk(insps, frozenset(str(p) for p in ctx.exclude)), ctx.max_depth,
+                     cancelled)
+    for root in roots:
+        walker.add_root(root)
+    threads = [threading.Thread(target=walker.work, name=f"envtui-walk-{i}", daemon=True)
+               for i in range(WALKERS)]
+    for t in threads:
+        t.start()
+    with walker.cv:
+        while not walker.done():
+            walker.cv.wait(PROGRESS_EVERY)
+            if cancelled():
+                walker.stopped = True
+                walker.cv.notify_all()
+            elif progress:
+                progress(walker.visited, None, f"walked {walker.visited} directories, "
+                                               f"{len(walker.found)} environments")
+    for t in threads:
+        t.join()
+    if walker.stopped:
         raise ScanCancelled
-    return found
+    for problem in sorted(walker.problems, key=lambda p: p.detail):
+        ctx.report(problem)
+    return walker.found
 
 
 def _dedupe(locations: Iterable[Location]) -> list[Location]:
@@ -185,7 +244,7 @@ def scan(ctx: ScanContext, *, use_cache: bool = True, progress: Progress | None 
 
     with ThreadPoolExecutor(WORKERS, thread_name_prefix="envtui-scan") as pool:
         located = [pool.submit(_locate, insp, ctx) for insp in insps]
-        walked = walk(ctx, roots, [i for i in insps if i.markers], pool, progress, is_cancelled)
+        walked = walk(ctx, roots, [i for i in insps if i.markers], progress, is_cancelled)
         locations = [loc for f in located for loc in f.result()] + walked
         locations = [loc for loc in _dedupe(locations) if loc.kind in ctx.kinds]
         total = len(locations)
