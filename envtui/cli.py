@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from envtui import __version__
-from envtui.format import human_size, short_time
+from envtui.format import human_size, printable, short_time
 from envtui.model import Environment, EnvKind, Inventory, environment_to_dict
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
@@ -38,8 +39,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="also walk PATH for environments (repeatable)")
         sp.add_argument("--no-home", action="store_true",
                         help="do not walk the home directory (known places are still read)")
-        sp.add_argument("--no-cache", action="store_true",
-                        help="ignore and do not update the inspection cache")
+        sp.add_argument("--refresh", "--no-cache", action="store_true", dest="refresh",
+                        help="re-read every environment, ignoring and then updating the cache")
         sp.add_argument("--json", action="store_true", help="machine-readable output")
 
     ls = sub.add_parser("list", help="every environment on the machine")
@@ -61,7 +62,8 @@ def _context(args: argparse.Namespace, kinds: frozenset[EnvKind] = frozenset(Env
     cfg = load_config(ctx.home, ctx.environ)
     for root in args.root:
         if not root.is_dir():
-            raise UsageError(f"--root {root}: no such directory")
+            why = "not a directory" if root.exists() else "no such directory"
+            raise UsageError(f"--root {root}: {why}")
     ctx.roots = tuple(r.resolve() for r in args.root) + cfg.roots
     ctx.exclude = cfg.exclude
     ctx.walk_home = cfg.walk_home and not args.no_home
@@ -69,28 +71,38 @@ def _context(args: argparse.Namespace, kinds: frozenset[EnvKind] = frozenset(Env
     return ctx
 
 
-def _progress_printer(enabled: bool) -> Any:
-    """Progress on stderr for people at a terminal; silent for pipes and --json."""
-    if not enabled:
-        return None
+class _ProgressLine:
+    """A one-line progress report on stderr, rewritten in place, for people at a terminal."""
 
-    def show(done: int, total: int | None, label: str) -> None:
+    def __init__(self) -> None:
+        self.shown = False
+
+    def show(self, done: int, total: int | None, label: str) -> None:
         count = f"{done}/{total}" if total is not None else f"{done}"
-        sys.stderr.write(f"\r\x1b[2K{count} {label}"[:200])
+        sys.stderr.write(f"\r\x1b[2K{count} {printable(label)}"[:200])
         sys.stderr.flush()
+        self.shown = True
 
-    return show
+    def clear(self) -> None:
+        """Erase the line, so what is printed next starts on a clean one."""
+        if self.shown:
+            sys.stderr.write("\r\x1b[2K")
+            sys.stderr.flush()
+            self.shown = False
+
+
+_progress = _ProgressLine()
 
 
 def _scan(args: argparse.Namespace, kinds: frozenset[EnvKind]) -> Inventory:
     from envtui.inspectors.discovery import scan
 
     interactive = sys.stderr.isatty() and not args.json
-    inventory = scan(_context(args, kinds), use_cache=not args.no_cache,
-                     progress=_progress_printer(interactive))
-    if interactive:
-        sys.stderr.write("\r\x1b[2K")
-    return inventory
+    try:
+        return scan(_context(args, kinds), refresh=args.refresh,
+                    progress=_progress.show if interactive else None)
+    finally:
+        _progress.clear()
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -99,22 +111,38 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([environment_to_dict(e, with_packages=False)
                           for e in inv.environments], indent=2))
-        for problem in inv.problems:
-            print(f"envtui: {problem}", file=sys.stderr)
+        _print_scan_problems(inv)
         return EXIT_OK
     if not inv.environments:
         print("no environments found")
-    rows = [("KIND", "NAME", "MANAGER", "PYTHON", "PKGS", "SIZE", "LAST USED", "PROBLEMS")]
-    for e in inv.environments:
-        rows.append((e.kind.value, e.name, e.manager, e.python or "-", str(len(e.packages)),
-                     human_size(e.size_bytes), short_time(e.last_used),
-                     str(len(e.all_problems)) if e.all_problems else ""))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for r in rows if len(rows) > 1 else ():
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
-    for problem in inv.problems:
-        print(f"! {problem}")
+    rows = [[e.kind.value, e.name, e.manager, e.python or "-", str(len(e.packages)),
+             human_size(e.size_bytes), short_time(e.last_used),
+             str(len(e.all_problems)) if e.all_problems else ""] for e in inv.environments]
+    if rows:
+        _print_table(["KIND", "NAME", "MANAGER", "PYTHON", "PKGS", "SIZE", "LAST USED",
+                      "PROBLEMS"], rows)
+    _print_scan_problems(inv)
     return EXIT_OK
+
+
+def _print_table(header: list[str] | None, rows: list[list[str]], indent: str = "") -> None:
+    """Left-aligned columns, two spaces apart; control characters made visible.
+
+    Without a header, columns empty in every row are left out (no build column for pip).
+    """
+    table = [[printable(c) for c in r] for r in ([header] if header else []) + rows]
+    if header is None:
+        keep = [i for i in range(len(table[0])) if any(r[i] for r in table)]
+        table = [[r[i] for i in keep] for r in table]
+    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
+    for r in table:
+        print(indent + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+
+
+def _print_scan_problems(inv: Inventory) -> None:
+    """Problems with the scan itself go to stderr, keeping stdout to the listing."""
+    for problem in inv.problems:
+        print(f"envtui: {printable(str(problem))}", file=sys.stderr)
 
 
 def _find(args: argparse.Namespace) -> Environment:
@@ -122,10 +150,15 @@ def _find(args: argparse.Namespace) -> Environment:
 
     path = Path(args.env)
     if path.is_dir():
-        env = inspect_path(_context(args), path, use_cache=not args.no_cache)
+        env = inspect_path(_context(args), path, refresh=args.refresh)
         if env is not None:
             return env
-        raise UsageError(f"{args.env}: not an environment (no pyvenv.cfg or conda-meta)")
+        inner = [n for n in (".venv", "venv") if (path / n / "pyvenv.cfg").is_file()]
+        hint = f"; did you mean {path / inner[0]}?" if inner else ""
+        raise UsageError(f"{args.env}: not an environment (no pyvenv.cfg or conda-meta){hint}")
+    if os.sep in args.env and ":" not in args.env:
+        why = "not a directory" if path.exists() else "no such path"
+        raise UsageError(f"{args.env}: {why}")
     kinds = frozenset(EnvKind)
     prefix = args.env.partition(":")[0]
     if prefix in ("image", "container"):
@@ -144,21 +177,30 @@ def cmd_show(args: argparse.Namespace) -> int:
     facts = [("kind", env.kind.value), ("name", env.name), ("manager", env.manager),
              ("path", env.path), ("id", env.id), ("python", env.python),
              ("size", human_size(env.size_bytes)), ("last used", short_time(env.last_used)),
-             ("created", short_time(env.created))]
-    for key, value in facts:
-        if value:
-            print(f"{key + ':':11}{value}")
+             ("created", short_time(env.created)), ("base", "yes" if env.base else None)]
+    facts += [(k.replace("_", " "), _fact(v)) for k, v in sorted(env.details.items())]
+    _print_table(None, [[f"{k}:", v] for k, v in facts if v])
     print(f"packages ({len(env.packages)}):")
-    width = max((len(p.name) for p in env.packages), default=0)
-    for p in env.packages:
-        extra = [x for x in (p.build, p.channel, p.installer,
-                             "editable" if p.editable else None) if x]
-        print(f"  {p.name.ljust(width)}  {p.version}  {' '.join(extra)}".rstrip())
+    rows = [[p.name, p.version, p.build or "", p.channel or "", p.installer or "",
+             "editable" if p.editable else ""] for p in env.packages]
+    if rows:
+        _print_table(None, rows, indent="  ")
     if env.all_problems:
         print(f"problems ({len(env.all_problems)}):")
         for problem in env.all_problems:
-            print(f"  {problem.kind}: {problem}")
+            print(f"  {printable(str(problem))}")
     return EXIT_OK
+
+
+def _fact(value: object) -> str:
+    """A details value on one line: lists joined, empty ones dropped."""
+    if isinstance(value, bool):
+        return "yes" if value else ""
+    if isinstance(value, list | tuple):
+        return ", ".join(map(str, value))
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items())
+    return "" if value is None else str(value)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -175,6 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"envtui: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
+        _progress.clear()
         print("envtui: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:

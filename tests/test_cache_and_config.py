@@ -83,3 +83,30 @@ def test_bad_config_is_one_line_and_exit_2(home: Path, text: str, message: str) 
     assert proc.returncode == 2
     assert proc.stderr.startswith(f"envtui: error: {cfg}: {message}")
     assert len(proc.stderr.splitlines()) == 1
+
+
+def test_metadata_file_changes_invalidate_and_refresh_updates(home: Path,
+                                                              wheelhouse: Path) -> None:
+    env = make_venv(home / "proj" / ".venv", "uv")
+    uv_install(env, wheelhouse, "tinydep")
+    assert _show(home, env)["problems"] == []
+    # Deleting RECORD touches only the dist-info directory: the cache must notice.
+    (site_packages(env) / "tinydep-0.3.dist-info" / "RECORD").unlink()
+    assert _show(home, env)["problems"] == [
+        "tinydep-0.3.dist-info: RECORD missing (incomplete install)"]
+
+    # --refresh re-reads what the fingerprint cannot see, and updates the cache with it.
+    meta = site_packages(env) / "tinydep-0.3.dist-info" / "METADATA"
+    meta.write_text(meta.read_text().replace("Version: 0.3", "Version: 0.4"))
+    assert [p["version"] for p in _show(home, env)["packages"]] == ["0.3"]  # type: ignore[index]
+    proc = _run(home, "show", str(env), "--json", "--refresh")
+    assert [p["version"] for p in json.loads(proc.stdout)["packages"]] == ["0.4"]
+    assert [p["version"] for p in _show(home, env)["packages"]] == ["0.4"]  # type: ignore[index]
+
+
+def test_config_that_is_not_utf8(home: Path) -> None:
+    cfg = home / ".config" / "envtui" / "config.toml"
+    cfg.parent.mkdir(parents=True)
+    cfg.write_bytes(b'roots = ["caf\xe9"]\n')
+    proc = _run(home, "list")
+    assert (proc.returncode, proc.stderr) == (2, f"envtui: error: {cfg}: not valid UTF-8\n")

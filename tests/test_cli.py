@@ -47,7 +47,7 @@ def test_ambiguous_name(home: Path) -> None:
     assert proc.returncode == 2
     assert proc.stderr.strip() == (f"envtui: error: 'twin' is ambiguous: it names "
                                    f"{home / 'a' / 'twin'}, {home / 'b' / 'twin'}; "
-                                   "give a path or kind:NAME")
+                                   "give a path")
 
 
 def test_show_by_unique_name_and_text_output(home: Path) -> None:
@@ -55,7 +55,8 @@ def test_show_by_unique_name_and_text_output(home: Path) -> None:
     proc = _run("show", "solo")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert lines[:3] == ["kind:      venv", "name:      solo", "manager:   uv"]
+    assert [line.split() for line in lines[:3]] == [
+        ["kind:", "venv"], ["name:", "solo"], ["manager:", "uv"]]
     assert "packages (0):" in lines
     listing = _run("list", "--kind", "venv")
     assert listing.stdout.splitlines()[0].split() == [
@@ -87,3 +88,53 @@ def test_scan_problems_do_not_pile_up_across_scans(home: Path) -> None:
     first, second = scan(ctx), scan(ctx)
     assert len(first.problems) == len(second.problems) == 1
     assert first.problems[0].kind == "engine"
+
+
+def test_kind_prefix_names_any_kind(home: Path) -> None:
+    make_venv(home / "w" / "solo", "venv")
+    proc = _run("show", "venv:solo", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["path"] == str(home / "w" / "solo")
+    assert _run("show", "conda:solo").returncode == 2
+
+
+def test_relative_path_is_shown_absolute(home: Path) -> None:
+    make_venv(home / "proj" / ".venv", "venv")
+    proc = subprocess.run([sys.executable, "-m", "envtui", "show", "proj/.venv", "--json"],
+                          capture_output=True, text=True, cwd=home, check=True)
+    env = json.loads(proc.stdout)
+    assert (env["path"], env["ref"]) == (str(home / "proj" / ".venv"),) * 2
+
+
+@pytest.mark.parametrize(("target", "message"), [
+    ("missing/dir", "no such path"),
+    ("file.txt", "not a directory"),
+])
+def test_show_bad_paths(home: Path, target: str, message: str) -> None:
+    (home / "file.txt").write_text("x")
+    proc = _run("show", str(home / target))
+    assert (proc.returncode, proc.stderr.strip()) == (
+        2, f"envtui: error: {home / target}: {message}")
+
+
+def test_show_project_dir_suggests_its_venv(home: Path) -> None:
+    make_venv(home / "proj" / ".venv", "venv")
+    proc = _run("show", str(home / "proj"))
+    assert proc.returncode == 2
+    assert proc.stderr.strip().endswith(f"did you mean {home / 'proj' / '.venv'}?")
+
+
+def test_root_that_is_a_file(home: Path) -> None:
+    (home / "f").write_text("x")
+    proc = _run("list", "--root", str(home / "f"))
+    assert proc.stderr.strip() == f"envtui: error: --root {home / 'f'}: not a directory"
+
+
+def test_control_characters_in_names_never_reach_the_terminal(home: Path) -> None:
+    make_venv(home / "w" / "esc\x1b[31mred", "venv")
+    make_venv(home / "w" / "new\nline", "venv")
+    out = _run("list", "--kind", "venv").stdout
+    assert "\x1b" not in out
+    lines = out.splitlines()
+    assert len(lines) == 3  # header + one line per environment
+    assert {line.split()[1] for line in lines[1:]} == {"esc\\x1b[31mred", "new\\x0aline"}

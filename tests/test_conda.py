@@ -241,8 +241,7 @@ def test_read_base(conda: Fixture) -> None:
     assert env.packages[0].location == str(m.base / "conda-meta/conda-24.1.2-py311h38be061_0.json")
     assert env.created == _created("2024-03-01 09:15:02")
     assert env.all_problems == ()
-    assert env.details == {"channels": [ch], "requested": {"conda": "conda",
-                                                           "python": "python=3.11"}}
+    assert env.details == {"channels": [ch], "requested": ["conda", "python=3.11"]}
 
 
 def test_read_named_env_lists_pip_packages_once(conda: Fixture) -> None:
@@ -266,7 +265,7 @@ def test_read_named_env_lists_pip_packages_once(conda: Fixture) -> None:
     assert by_name["Hello_World"].requires == ("tinydep>=0.1",)
     assert by_name["Hello_World"].location == str(m.data / SP / "Hello_World-0.1.0.dist-info")
     # tinyconda was asked for, then removed: history replays to numpy, six, python.
-    assert env.details["requested"] == {"numpy": "numpy", "python": "python=3.11", "six": "six"}
+    assert env.details["requested"] == ["numpy", "python=3.11", "six"]
     assert env.created == _created("2024-03-02 10:00:00")
     assert env.all_problems == ()
 
@@ -497,7 +496,7 @@ def test_malformed_history_reads_as_empty(damaged: Path, history: bytes) -> None
     assert env.details["history"] == "malformed (read as empty)"
     # With no usable history, requested specs come from the records rattler wrote
     # (rattler stores `python=3.11` in its canonical form).
-    assert env.details["requested"] == {"numpy": "numpy", "python": "python 3.11.*", "six": "six"}
+    assert env.details["requested"] == ["numpy", "python 3.11.*", "six"]
     assert env.all_problems == ()
 
 

@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from envtui.inspectors import fsinfo
+from envtui.inspectors import fsinfo, sitepackages
 from envtui.inspectors.base import Inspector, Location, ScanContext
 from envtui.inspectors.sitepackages import (
     dedupe,
@@ -578,12 +578,13 @@ class CondaInspector(Inspector):
         except (OSError, ValueError):
             return None  # gone or unreadable: read it afresh every time
         parts = [_FINGERPRINT_VERSION, str(loc.base), loc.hint or "", str(meta_st.st_mtime_ns)]
-        for path in (prefix, meta / "history", *site_packages_dirs(prefix)):
+        for path in (prefix, meta / "history"):
             try:
                 st = os.stat(path)
                 parts.append(f"{st.st_mtime_ns}:{st.st_size}")
             except (OSError, ValueError):
                 parts.append("-")
+        parts.append(sitepackages.fingerprint(site_packages_dirs(prefix)))
         return "|".join(parts)
 
     # ---- reading
@@ -734,7 +735,7 @@ def _details(conda_pkgs: list[Package], requested: dict[str, str],
              meta: _CondaMeta) -> dict[str, Any]:
     details: dict[str, Any] = {
         "channels": sorted({p.channel for p in conda_pkgs if p.channel}),
-        "requested": dict(sorted(requested.items())),
+        "requested": sorted(requested.values()),
     }
     if meta.history.malformed:
         details["history"] = "malformed (read as empty)"

@@ -206,12 +206,16 @@ def _failed(loc: Location, error: Exception) -> Environment:
     )
 
 
-def inspect(loc: Location, insp: Inspector, cache: Cache | None) -> Environment:
-    """Read one environment, through the cache when its fingerprint is unchanged."""
+def inspect(loc: Location, insp: Inspector, cache: Cache | None,
+            refresh: bool = False) -> Environment:
+    """Read one environment, through the cache when its fingerprint is unchanged.
+
+    With `refresh`, read afresh whatever the cache holds, and store the new result.
+    """
     try:
         fp = insp.fingerprint(loc) if cache else None
         key = f"{loc.kind}:{loc.ref}"
-        if cache and fp is not None:
+        if cache and fp is not None and not refresh:
             hit = cache.load("env", key)
             if isinstance(hit, dict) and hit.get("fingerprint") == fp:
                 try:
@@ -230,9 +234,14 @@ def sort_key(env: Environment) -> tuple[int, str, str]:
     return KIND_ORDER[env.kind], env.name.lower(), env.ref
 
 
-def scan(ctx: ScanContext, *, use_cache: bool = True, progress: Progress | None = None,
+def scan(ctx: ScanContext, *, use_cache: bool = True, refresh: bool = False,
+         progress: Progress | None = None,
          cancelled: Callable[[], bool] | None = None) -> Inventory:
-    """Find and read every environment the context asks for."""
+    """Find and read every environment the context asks for.
+
+    `use_cache=False` neither reads nor writes the cache; `refresh=True` re-reads every
+    environment and updates the cache with what it finds.
+    """
     ctx = ctx.fresh()  # problems belong to this scan, not to earlier ones with the same ctx
     is_cancelled = cancelled or (lambda: False)
     insps = registered(ctx.kinds)
@@ -249,7 +258,8 @@ def scan(ctx: ScanContext, *, use_cache: bool = True, progress: Progress | None 
         locations = [loc for loc in _dedupe(locations) if loc.kind in ctx.kinds]
         total = len(locations)
         envs: list[Environment] = []
-        futures = [pool.submit(inspect, loc, _owner(loc, by_kind), cache) for loc in locations]
+        futures = [pool.submit(inspect, loc, _owner(loc, by_kind), cache, refresh)
+                   for loc in locations]
         for done, fut in enumerate(futures, 1):
             if is_cancelled():
                 for f in futures:
@@ -277,15 +287,17 @@ def _locate(insp: Inspector, ctx: ScanContext) -> list[Location]:
         return []
 
 
-def inspect_path(ctx: ScanContext, path: Path, *, use_cache: bool = True) -> Environment | None:
+def inspect_path(ctx: ScanContext, path: Path, *, use_cache: bool = True,
+                 refresh: bool = False) -> Environment | None:
     """Read the environment at `path` directly, without a scan; None if it is not one."""
+    path = Path(os.path.abspath(path))  # keep the user's symlinks, drop "..", be absolute
     cache = Cache(ctx.cache_dir) if use_cache else None
     for insp in registered(frozenset({EnvKind.VENV, EnvKind.CONDA}) & ctx.kinds):
         loc = insp.identify(path)
         if loc is not None:
             # A path under a known location keeps the manager that location implies.
             known = {Path(k.ref).resolve(): k for k in _locate_quiet(insp, ctx)}
-            return inspect(known.get(path.resolve(), loc), insp, cache)
+            return inspect(known.get(path.resolve(), loc), insp, cache, refresh)
     return None
 
 
@@ -303,9 +315,11 @@ def find_environment(inventory: Inventory, ref: str) -> Environment:
     """
     envs = inventory.environments
     kind_prefix, _, rest = ref.partition(":")
-    if kind_prefix in ("image", "container") and rest:
+    if kind_prefix in KIND_ORDER and rest:
         kind = EnvKind(kind_prefix)
-        matches = [e for e in envs if e.kind is kind and _docker_match(e, rest)]
+        matches = [e for e in envs if e.kind is kind and (
+            _docker_match(e, rest) if kind in (EnvKind.IMAGE, EnvKind.CONTAINER)
+            else e.name == rest)]
     else:
         real = os.path.realpath(ref) if os.path.exists(ref) else None
         matches = [e for e in envs if e.path and real and os.path.realpath(e.path) == real]
@@ -316,7 +330,10 @@ def find_environment(inventory: Inventory, ref: str) -> Environment:
     if not matches:
         raise LookupError(f"no environment named {ref!r} (see `envtui list`)")
     refs = ", ".join(e.ref for e in matches)
-    raise LookupError(f"{ref!r} is ambiguous: it names {refs}; give a path or kind:NAME")
+    kinds = {e.kind for e in matches}
+    how = "a path" if len(kinds) == 1 else "a path or KIND:NAME (" + ", ".join(
+        f"{k}:{ref}" for k in sorted(kinds, key=KIND_ORDER.__getitem__)) + ")"
+    raise LookupError(f"{ref!r} is ambiguous: it names {refs}; give {how}")
 
 
 def _docker_match(env: Environment, ref: str) -> bool:

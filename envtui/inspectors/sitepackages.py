@@ -6,6 +6,7 @@ Shared by the venv and conda inspectors. Nothing here imports, executes or follo
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -198,6 +199,33 @@ def dedupe(packages: Iterable[Package]) -> tuple[tuple[Package, ...], list[Probl
             version=kept.version,
         ))
     return tuple(sorted(first.values(), key=lambda p: p.key)), problems
+
+
+_METADATA_SUFFIXES = (".dist-info", ".egg-info", ".egg-link", ".pth")
+
+
+def fingerprint(sps: Iterable[Path]) -> str:
+    """Changes whenever a scan of these site-packages directories could change.
+
+    Each directory's own mtime moves when a distribution is added or removed; each
+    metadata directory's mtime moves when a file in it (RECORD, INSTALLER, ...) is added,
+    removed or renamed. Only metadata entries are stat'ed, not the packages' code.
+    """
+    parts: list[str] = []
+    for sp in sps:
+        try:
+            with os.scandir(sp) as it:
+                for e in it:
+                    if e.name.endswith(_METADATA_SUFFIXES) or e.name.startswith("~"):
+                        try:
+                            parts.append(f"{e.name}:{e.stat(follow_symlinks=False).st_mtime_ns}")
+                        except OSError:
+                            parts.append(f"{e.name}:?")
+            parts.append(f"{sp}:{os.stat(sp).st_mtime_ns}")
+        except OSError:
+            parts.append(f"{sp}:?")
+    digest = hashlib.sha256("\n".join(sorted(parts)).encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()[:32]
 
 
 def read_prefix_python(prefix: Path) -> Iterator[tuple[Path, list[Package], list[Problem]]]:

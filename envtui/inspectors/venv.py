@@ -16,7 +16,7 @@ import os
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-from envtui.inspectors import fsinfo
+from envtui.inspectors import fsinfo, sitepackages
 from envtui.inspectors.base import Inspector, Location, ScanContext
 from envtui.inspectors.sitepackages import (
     dedupe,
@@ -39,11 +39,15 @@ PROJECT_ENV_NAMES = (".venv", "venv")
 
 def read_pyvenv_cfg(path: Path) -> dict[str, str]:
     """`key = value` lines of pyvenv.cfg, keys lower-cased; unreadable -> empty."""
-    out: dict[str, str] = {}
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
-        return out
+        return {}
+    return parse_pyvenv_cfg(text)
+
+
+def parse_pyvenv_cfg(text: str) -> dict[str, str]:
+    out: dict[str, str] = {}
     for line in text.splitlines():
         key, sep, value = line.partition("=")
         if sep:
@@ -94,12 +98,12 @@ def broken_reason(prefix: Path, cfg: Mapping[str, str]) -> str | None:
     """Why the env cannot run any more, or None. Reads links; never runs anything."""
     home = cfg.get("home")
     if home and not Path(home).is_dir():
-        return f"broken: base interpreter missing (pyvenv.cfg home {home} does not exist)"
+        return f"base interpreter missing (pyvenv.cfg home {home} does not exist)"
     links = [p for p in _interpreter_links(prefix) if os.path.lexists(p)]
     if links and not any(p.exists() for p in links):
-        return f"broken: base interpreter missing ({links[0]} is a dangling link)"
+        return f"base interpreter missing ({links[0]} is a dangling link)"
     if not home and not links:
-        return "broken: no interpreter and no home in pyvenv.cfg"
+        return "no interpreter and no home in pyvenv.cfg"
     return None
 
 
@@ -162,18 +166,22 @@ class VenvInspector(Inspector):
         parts = [
             str(st.st_mtime_ns), str(st.st_size), str(broken_reason(prefix, cfg)),
             str(fsinfo.newest_mtime([*fsinfo.activation_evidence(prefix), *sps])),
-            str(project_manager(prefix)), str(loc.hint),
+            str(project_manager(prefix)), str(loc.hint), sitepackages.fingerprint(sps),
         ]
-        parts += [f"{sp}:{sp.stat().st_mtime_ns}" for sp in sps]
         return "|".join(parts)
 
     def read(self, loc: Location) -> Environment:
         prefix = Path(loc.ref)
-        cfg = read_pyvenv_cfg(prefix / "pyvenv.cfg")
         problems: list[Problem] = []
+        try:
+            cfg = parse_pyvenv_cfg((prefix / "pyvenv.cfg").read_text("utf-8", "replace"))
+        except OSError as e:
+            cfg = {}
+            problems.append(Problem(ProblemKind.UNREADABLE,
+                                    f"{prefix / 'pyvenv.cfg'}: unreadable ({e.strerror})"))
         reason = broken_reason(prefix, cfg)
-        if reason:
-            problems.append(Problem(ProblemKind.BROKEN, reason))
+        if reason and not problems:
+            problems.append(Problem(ProblemKind.BROKEN, f"broken: {reason}"))
 
         sps = site_packages_dirs(prefix)
         found: list[Package] = []
@@ -185,8 +193,10 @@ class VenvInspector(Inspector):
         problems += dup_problems
 
         size, size_problems = fsinfo.disk_usage(prefix)
+        problems += size_problems
+        # The size walk meets the same unreadable directories the package scan did.
         known = {p.detail for pkg in packages for p in pkg.problems}
-        problems += [p for p in size_problems if p.detail not in known]
+        problems = [p for p in dict.fromkeys(problems) if p.detail not in known]
         python = python_version(cfg) or next(
             (v for v in map(python_from_site_packages, sps) if v), None)
         hint = loc.hint

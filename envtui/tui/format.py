@@ -1,6 +1,9 @@
-"""Plain-text formatting of model values for the TUI: dates, kind titles, facts.
+"""Plain-text formatting of model values for the TUI: dates, names, counts, facts.
 
-Pure functions with no Textual import. Sizes come from `envtui.format`, shared with the CLI.
+Pure functions with no Textual import. Sizes and `printable` come from `envtui.format`,
+shared with the CLI. Every name, path or message that reaches the screen goes through
+`printable` (directly or through a helper here): names come from the filesystem and from
+metadata, and a control character would drive the terminal or break a table's columns.
 """
 
 from __future__ import annotations
@@ -9,11 +12,14 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from envtui.format import human_size
+from envtui.format import human_size, printable
 from envtui.model import Environment, EnvKind, Package
 
-__all__ = ["KIND_TITLES", "environment_facts", "has_conda_records", "human_size",
-           "package_origin", "short_date", "tilde"]
+__all__ = [
+    "KIND_TITLES", "SHORT_KIND_TITLES", "environment_facts", "has_conda_records",
+    "human_size", "origin_known", "package_origin", "plural", "printable", "progress_label",
+    "short_date", "short_ref", "shown_name", "shown_path", "subtitle", "tilde",
+]
 
 KIND_TITLES: Mapping[EnvKind, str] = {
     EnvKind.VENV: "Virtual environments",
@@ -23,32 +29,57 @@ KIND_TITLES: Mapping[EnvKind, str] = {
 }
 """The heading of each kind's group in the inventory table, in display order."""
 
+SHORT_KIND_TITLES: Mapping[EnvKind, str] = {
+    EnvKind.VENV: "Virtualenvs",
+    EnvKind.CONDA: "Conda envs",
+    EnvKind.IMAGE: "Docker images",
+    EnvKind.CONTAINER: "Containers",
+}
+"""The same headings for a narrow name column."""
+
+UNNAMED = "(unnamed)"
+"""Shown for an environment whose name is empty."""
+
+FACT_LABELS: Mapping[str, str] = {
+    "include_system_site_packages": "system site",
+    "site_packages": "site-packages",
+    "conda_version": "conda",
+    "pixi_manifest": "pixi manifest",
+    "short_id": "short id",
+    "image_id": "image id",
+    "used_by": "used by",
+    "repo_digests": "digests",
+    "size_rw": "writable",
+    "size_root_fs": "root fs",
+    "started_at": "started",
+    "finished_at": "finished",
+}
+"""Short labels for `Environment.details` keys, so the label column stays narrow.
+
+Keys not listed are shown with underscores as spaces.
+"""
+
+_SIZE_FACTS = frozenset({"size_rw", "size_root_fs"})
+_DATE_FACTS = frozenset({"started_at", "finished_at"})
+
+
+def plural(count: int, noun: str) -> str:
+    """`1 package`, `2 packages`, `0 environments`."""
+    return f"{count} {noun if count == 1 else noun + 's'}"
+
 
 def short_date(iso: str | None) -> str:
     """The calendar date of an ISO 8601 timestamp as recorded (`2025-03-14`), like the CLI.
 
     Dates rather than "3 minutes ago": the table must not change while nobody touches it.
-    Unparseable input is shown verbatim so nothing is hidden.
+    Unparseable input is shown verbatim (made printable) so nothing is hidden.
     """
     if not iso:
         return ""
     try:
         return datetime.fromisoformat(iso).date().isoformat()
     except ValueError:
-        return iso
-
-
-def package_origin(pkg: Package) -> str:
-    """Where a package came from: its conda channel (or `conda`) for conda records, else
-    its installer (pip, uv, ...), with `(editable)` for an editable install.
-    """
-    origin = (pkg.channel or "conda") if pkg.source == "conda" else (pkg.installer or "?")
-    return f"{origin} (editable)" if pkg.editable else origin
-
-
-def has_conda_records(env: Environment) -> bool:
-    """Whether the package list needs the conda build and channel columns."""
-    return any(p.source == "conda" for p in env.packages)
+        return printable(iso)
 
 
 def tilde(text: str, home: str | None) -> str:
@@ -58,20 +89,99 @@ def tilde(text: str, home: str | None) -> str:
     return text
 
 
+def shown_path(path: str, home: str | None) -> str:
+    """A path as the screen shows it: `~/...` under home, control characters escaped."""
+    return printable(tilde(path, home))
+
+
+def shown_name(env: Environment) -> str:
+    """An environment's name as the screen shows it (escaped; `(unnamed)` when empty)."""
+    return printable(env.name) if env.name.strip() else UNNAMED
+
+
+def short_ref(env: Environment, home: str | None) -> str:
+    """Where an environment is, briefly: its path under `~`, or a Docker ref and short ID.
+
+    Tells apart environments that share a name (two `base` conda installations, two
+    `.venv` projects, untagged images).
+    """
+    if env.path:
+        return shown_path(env.path, home)
+    ident = (env.id or "").removeprefix("sha256:")[:12]
+    ref = printable(env.ref)
+    return f"{ref} · {printable(ident)}" if ident else ref
+
+
+def subtitle(env: Environment) -> str:
+    """`venv`, `venv · poetry`, `conda · base`: kind, manager when it says more, base marker."""
+    parts = [env.kind.value]
+    if env.manager and env.manager != env.kind.value:
+        parts.append(printable(env.manager))
+    if env.base:
+        parts.append("base")
+    return " · ".join(parts)
+
+
+def progress_label(label: str) -> str:
+    """The scan's progress label, or "" when it names nothing.
+
+    Labels are "verb object" ("read data-tools"); one ending in blank space lost its
+    object (an environment with an empty name) and would read as a stray verb.
+    """
+    if not label.strip() or label != label.rstrip():
+        return ""
+    return printable(label)
+
+
+def origin_known(pkg: Package) -> bool:
+    """Whether `package_origin` knows where `pkg` came from."""
+    return pkg.source == "conda" or bool((pkg.installer or "").strip())
+
+
+def package_origin(pkg: Package) -> str:
+    """Where a package came from: its conda channel (or `conda`) for conda records, else
+    its installer (pip, uv, ...) or `unknown` without an INSTALLER file, with
+    `(editable)` for an editable install.
+    """
+    if pkg.source == "conda":
+        origin = printable(pkg.channel or "conda")
+    else:
+        origin = printable((pkg.installer or "").strip()) or "unknown"
+    return f"{origin} (editable)" if pkg.editable else origin
+
+
+def has_conda_records(env: Environment) -> bool:
+    """Whether the package list needs the conda build and channel columns."""
+    return any(p.source == "conda" for p in env.packages)
+
+
 def _fact_value(value: Any, home: str | None) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, list | tuple | set | frozenset):
         return ", ".join(_fact_value(v, home) for v in value)
     if isinstance(value, Mapping):
-        return ", ".join(f"{k}={_fact_value(v, home)}" for k, v in value.items())
-    return tilde(str(value), home)
+        return ", ".join(
+            f"{printable(str(k))}: {_fact_value(v, home)}" for k, v in value.items()
+        )
+    return shown_path(str(value), home)
+
+
+def _detail_fact(key: str, value: Any) -> tuple[str, Any]:
+    label = FACT_LABELS.get(key, key.replace("_", " "))
+    if key in _SIZE_FACTS and isinstance(value, int):
+        return label, human_size(value)
+    if key in _DATE_FACTS and isinstance(value, str):
+        return label, short_date(value)
+    return printable(label), value
 
 
 def environment_facts(env: Environment, home: str | None = None) -> Iterator[tuple[str, str]]:
     """(label, value) pairs describing one environment, empty values left out.
 
     Paths under `home` are shortened to `~/...`: the pane is narrow and home is implied.
+    Lists are comma-separated, mappings `key: value, ...`; everything is printable.
+    Base-ness is not repeated here: the subtitle says it.
     """
     facts: list[tuple[str, Any]] = [
         ("path", env.path),
@@ -82,9 +192,7 @@ def environment_facts(env: Environment, home: str | None = None) -> Iterator[tup
         ("last used", short_date(env.last_used)),
         ("created", short_date(env.created)),
     ]
-    if env.base:
-        facts.append(("base", True))
-    facts.extend((key.replace("_", " "), value) for key, value in sorted(env.details.items()))
+    facts.extend(_detail_fact(key, value) for key, value in sorted(env.details.items()))
     for label, value in facts:
         if value is None or value in ("", [], (), {}):
             continue

@@ -4,17 +4,28 @@ each environment's counts, so neither a keystroke nor a redraw walks every packa
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from envtui.model import Environment, Inventory
+from envtui.tui.format import printable, tilde
 
 
-def _haystack(env: Environment) -> str:
-    parts = [env.name, env.manager, env.path or "", env.id or ""]
-    parts.extend(pkg.name for pkg in env.packages)
-    # A newline cannot be typed into the filter, so a term never matches across two fields.
-    return "\n".join(parts).lower()
+def _searchable(env: Environment, home: str | None) -> Iterator[str]:
+    """Every text the screen shows for `env` that a user may type to find it."""
+    yield from (env.name, env.manager, env.python or "", env.id or "")
+    if env.path:
+        yield env.path
+        yield tilde(env.path, home)  # how the detail pane shows it
+    yield from (str(tag) for tag in env.details.get("tags") or ())  # not only the first
+    yield str(env.details.get("image") or "")  # a container's image
+    yield from (pkg.name for pkg in env.packages)
+
+
+def _haystack(env: Environment, home: str | None) -> str:
+    # Printable forms, as shown: `printable` turns newlines into escapes, so joining with a
+    # newline (which cannot be typed into the filter) keeps a term within one field.
+    return "\n".join(printable(text) for text in _searchable(env, home) if text).lower()
 
 
 @dataclass(frozen=True)
@@ -22,16 +33,19 @@ class InventoryIndex:
     """Per-environment facts of one inventory, in inventory order."""
 
     haystacks: tuple[str, ...] = ()
-    """Name, manager, path, ID and package names, lowercase and newline-separated."""
+    """Name, manager, python, ID, path (also as `~/...`), Docker tags and package names,
+    printable, lowercase and newline-separated."""
     problem_counts: tuple[int, ...] = ()
     """len(env.all_problems), which walks every package."""
 
     @classmethod
-    def build(cls, inventory: Inventory) -> InventoryIndex:
-        """Index `inventory`; meant to run in the worker that produced it."""
+    def build(cls, inventory: Inventory, home: str | None = None) -> InventoryIndex:
+        """Index `inventory`, writing paths under `home` as `~` too; meant to run in the
+        worker that produced it.
+        """
         envs = inventory.environments
         return cls(
-            haystacks=tuple(_haystack(env) for env in envs),
+            haystacks=tuple(_haystack(env, home) for env in envs),
             problem_counts=tuple(len(env.all_problems) for env in envs),
         )
 

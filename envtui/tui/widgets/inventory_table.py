@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 from rich.style import Style
 from rich.text import Text
+from textual import events
 from textual.widgets import DataTable
 from textual.widgets.data_table import RowDoesNotExist, RowKey
 
 from envtui.model import Environment, EnvKind
-from envtui.tui.format import KIND_TITLES, human_size, short_date
+from envtui.tui.format import (
+    KIND_TITLES,
+    SHORT_KIND_TITLES,
+    human_size,
+    printable,
+    short_date,
+    short_ref,
+    shown_name,
+)
 from envtui.tui.index import InventoryIndex
 
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -25,11 +35,30 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 )
 """(column key, header label) in display order."""
 
+OPTIONAL_COLUMN = "last-used"
+"""Dropped when the terminal is too narrow for every column (the detail pane has it)."""
+
+NAME_CAP = 36
+"""The widest the name column gets: one long name must not push the others off screen."""
+
+NAME_MIN = 20
+"""Narrower than this and OPTIONAL_COLUMN goes to make room."""
+
+NAME_FLOOR = 12
+"""The name column never gets narrower than this, even if the last columns must scroll."""
+
 _Anchor = tuple[EnvKind, str] | str | None
 """What the cursor was on: an environment's (kind, ref), a heading's row key, or nothing."""
 
+_Layout = tuple[tuple[str, ...], int]
+"""The column keys shown and the name column's width cap."""
+
+_Cells = dict[str, Text]
+"""One row's cells by column key."""
+
 _GROUP_PREFIX = "kind:"
 _ENV_PREFIX = "env:"
+_INDENT = "  "
 
 
 def group_key(kind: EnvKind) -> str:
@@ -42,12 +71,34 @@ def env_key(index: int) -> str:
     return f"{_ENV_PREFIX}{index}"
 
 
+def fit_columns(widths: Mapping[str, int], available: int, padding: int) -> _Layout:
+    """Choose the columns and the name cap for `available` cells.
+
+    `widths` holds each column's widest cell (header included); each column also takes
+    `padding` cells on either side. Every column but the name keeps its natural width.
+    """
+    columns = [key for key, _ in COLUMNS]
+    cap = NAME_CAP
+    for drop in (None, OPTIONAL_COLUMN):
+        if drop is not None:
+            columns.remove(drop)
+        others = sum(widths.get(key, 0) + 2 * padding for key in columns if key != "name")
+        cap = min(NAME_CAP, available - others - 2 * padding)
+        if cap >= NAME_MIN:
+            break
+    return tuple(columns), max(cap, NAME_FLOOR)
+
+
 class InventoryTable(DataTable[Text]):
     """Environments grouped by kind, with their size, age and problem count.
 
     Rows are keyed `kind:<kind>` for headings and `env:<index into the inventory>` for
     environments. The highlighted environment is followed by its kind and `ref` across
     re-filtering and rescans, where its index may change.
+
+    Columns are rebuilt with the rows, so their widths follow what is shown: names are cut
+    with an ellipsis at NAME_CAP (or less on a narrow terminal, where "last used" goes
+    first), and environments sharing a name show where they are.
     """
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -55,21 +106,29 @@ class InventoryTable(DataTable[Text]):
         "inventory-table--problems",
         "inventory-table--muted",
     }
-    """Heading rows, a non-zero problem count, and quiet values (zero problems, unknowns)."""
+    """Heading rows, a non-zero problem count, and quiet values (unknowns, hints)."""
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, *, home: str | None = None, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
+        self._home = home
         self._environments: Sequence[Environment] = ()
         self._index = InventoryIndex()
         self._visible: Sequence[int] | None = None
+        self._shared_names: frozenset[str] = frozenset()
+        self._widths: dict[str, int] = {}
+        self._layout: _Layout = ((), 0)
+        self._styles: dict[str, Style] = {}
 
     def on_mount(self) -> None:
-        """Create the columns once; rows come and go with scans and filters."""
-        for key, label in COLUMNS:
-            self.add_column(label, key=key)
+        """Restyle the rows when the theme changes (their styles are resolved when built)."""
         self.app.theme_changed_signal.subscribe(
             self, lambda _theme: self._rebuild(self._anchor())
         )
+
+    def on_resize(self, _event: events.Resize) -> None:
+        """Fit the columns to the new width."""
+        if self._environments and self._fit() != self._layout:
+            self._rebuild(self._anchor())
 
     def show(
         self,
@@ -82,6 +141,9 @@ class InventoryTable(DataTable[Text]):
         The highlighted environment stays highlighted when it is still shown.
         """
         anchor = self._anchor()
+        if environments is not self._environments:
+            names = Counter(env.name for env in environments)
+            self._shared_names = frozenset(name for name, n in names.items() if n > 1)
         self._environments = environments
         self._index = index
         self._visible = visible
@@ -142,50 +204,90 @@ class InventoryTable(DataTable[Text]):
         return range(len(self._environments)) if self._visible is None else self._visible
 
     def _style(self, component: str) -> Style:
-        return self.get_component_rich_style(component, partial=True)
+        # Resolved once per rebuild (see `_rebuild`), not once per cell.
+        if component not in self._styles:
+            self._styles[component] = self.get_component_rich_style(component, partial=True)
+        return self._styles[component]
+
+    def _available_width(self) -> int:
+        # Before the first layout the table's size is unknown: assume the whole terminal.
+        width = self.size.width or max(self.app.size.width - 2, 0)
+        return width - self.styles.scrollbar_size_vertical
+
+    def _fit(self) -> _Layout:
+        return fit_columns(self._widths, self._available_width(), self.cell_padding)
 
     def _rebuild(self, anchor: _Anchor) -> None:
+        self._styles.clear()  # the theme may have changed
         groups: dict[EnvKind, list[int]] = {kind: [] for kind in KIND_TITLES}
         for index in self._shown():
             groups[self._environments[index].kind].append(index)
-        group_style = self._style("inventory-table--group")
-        problem_style = self._style("inventory-table--problems")
-        muted = self._style("inventory-table--muted")
-        self.clear()
+        rows: list[tuple[str, _Cells]] = []
         for kind, members in groups.items():
-            if not members:
-                continue
-            envs = [self._environments[i] for i in members]
-            self.add_row(*self._heading(kind, envs, group_style), key=group_key(kind))
-            for index, env in zip(members, envs, strict=True):
-                problems = self._index.problem_counts[index]
-                self.add_row(*self._cells(env, problems, problem_style, muted), key=env_key(index))
+            if members:
+                rows.append((group_key(kind), self._heading(kind, members)))
+                rows.extend((env_key(i), self._cells(i)) for i in members)
+        self._widths = {
+            key: max([len(label), *(cells[key].cell_len for _, cells in rows)])
+            for key, label in COLUMNS
+        }
+        self._layout = columns, cap = self._fit()
+        self.clear(columns=True)
+        for key, label in COLUMNS:
+            if key in columns:
+                self.add_column(label, key=key)
+        for row_key, cells in rows:
+            self._fit_name(row_key, cells, cap)
+            self.add_row(*(cells[key] for key in columns), key=row_key)
         if not self._restore(anchor) and self.row_count > 1:
             # Start on the first environment rather than on a heading.
             self.move_cursor(row=1, column=0)
 
-    @staticmethod
-    def _heading(kind: EnvKind, envs: list[Environment], style: Style) -> list[Text]:
+    def _fit_name(self, row_key: str, cells: _Cells, cap: int) -> None:
+        kind = self.kind(row_key)
+        if kind is not None and cells["name"].cell_len > cap:
+            # The short title keeps the count visible in a narrow column.
+            count = sum(1 for i in self._shown() if self._environments[i].kind is kind)
+            title = f"{SHORT_KIND_TITLES[kind]} ({count})"
+            cells["name"] = Text(title, style=self._style("inventory-table--group"))
+        cells["name"].truncate(cap, overflow="ellipsis")
+
+    def _heading(self, kind: EnvKind, members: list[int]) -> _Cells:
+        style = self._style("inventory-table--group")
+        envs = [self._environments[i] for i in members]
         packages = sum(len(e.packages) for e in envs)
         size = sum(e.size_bytes or 0 for e in envs)
-        return [
-            Text(f"{KIND_TITLES[kind]} ({len(envs)})", style=style),
-            Text(""),
-            Text(""),
-            Text(str(packages), style=style, justify="right"),
-            Text(human_size(size), style=style, justify="right"),
-            Text(""),
-            Text(""),
-        ]
+        return {
+            "name": Text(f"{KIND_TITLES[kind]} ({len(envs)})", style=style),
+            "manager": Text(""),
+            "python": Text(""),
+            "packages": Text(str(packages), style=style, justify="right"),
+            "size": Text(human_size(size), style=style, justify="right"),
+            "last-used": Text(""),
+            "problems": Text(""),
+        }
 
-    @staticmethod
-    def _cells(env: Environment, problems: int, problem_style: Style, muted: Style) -> list[Text]:
-        return [
-            Text("  " + env.name + (" (base)" if env.base else "")),
-            Text(env.manager),
-            Text(env.python or "—", style="" if env.python else muted),
-            Text(str(len(env.packages)), justify="right"),
-            Text(human_size(env.size_bytes), justify="right"),
-            Text(short_date(env.last_used) or "—", style="" if env.last_used else muted),
-            Text(str(problems), style=problem_style if problems else muted, justify="right"),
-        ]
+    def _name(self, env: Environment) -> Text:
+        muted = self._style("inventory-table--muted")
+        name = Text(_INDENT + shown_name(env))
+        if env.base and env.name != "base":
+            name.append(" (base)", style=muted)
+        if env.name in self._shared_names:
+            name.append("  " + short_ref(env, self._home), style=muted)
+        return name
+
+    def _cells(self, index: int) -> _Cells:
+        env = self._environments[index]
+        problems = self._index.problem_counts[index]
+        muted = self._style("inventory-table--muted")
+        return {
+            "name": self._name(env),
+            "manager": Text(printable(env.manager)),
+            "python": Text(printable(env.python or "—"), style="" if env.python else muted),
+            "packages": Text(str(len(env.packages)), justify="right"),
+            "size": Text(human_size(env.size_bytes), justify="right"),
+            "last-used": Text(short_date(env.last_used) or "—",
+                              style="" if env.last_used else muted),
+            "problems": Text(str(problems) if problems else "",
+                             style=self._style("inventory-table--problems"), justify="right"),
+        }

@@ -1,19 +1,21 @@
 """The status line under the filter: scan progress while scanning, totals afterwards.
 
-Plus the line of scan-level problems (an unreachable Docker engine, an unreadable root).
+Plus the lines of scan-level problems (an unreachable Docker engine, an unreadable root).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.content import Content
+from textual.message import Message
 from textual.widgets import ProgressBar, Static
 
 from envtui.model import Environment, Problem
-from envtui.tui.format import human_size
+from envtui.tui.format import human_size, plural, printable, progress_label
 from envtui.tui.index import InventoryIndex
 
 
@@ -32,6 +34,7 @@ class ScanStatus(Horizontal):
         """Show the progress of the running scan."""
         count = f"{done}/{total}" if total is not None else f"{done}"
         parts: list[str | tuple[str, str]] = [("Scanning… ", "bold $text-accent"), count]
+        label = progress_label(label)
         if label:
             parts += ["  ", (label, "$text-muted")]
         self.query_one("#status-text", Static).update(Content.assemble(*parts))
@@ -50,15 +53,14 @@ class ScanStatus(Horizontal):
         self.query_one(ProgressBar).display = False
         total = len(environments)
         shown = range(total) if visible is None else visible
-        noun = "environment" if total == 1 else "environments"
         packages = sum(len(environments[i].packages) for i in shown)
         size = human_size(sum(environments[i].size_bytes or 0 for i in shown))
         with_problems = sum(1 for i in shown if index.problem_counts[i])
         if len(shown) == total:
-            parts: list[str | tuple[str, str]] = [(f"{total} {noun}", "bold")]
+            parts: list[str | tuple[str, str]] = [(plural(total, "environment"), "bold")]
         else:
-            parts = [(f"{len(shown)} of {total} {noun} match", "bold")]
-        parts.append(f" · {packages} packages · {size}")
+            parts = [(f"{len(shown)} of {plural(total, 'environment')} match", "bold")]
+        parts.append(f" · {plural(packages, 'package')} · {size}")
         if with_problems:
             parts += [" · ", (f"{with_problems} with problems", "$text-error")]
         self.query_one("#status-text", Static).update(Content.assemble(*parts))
@@ -67,12 +69,19 @@ class ScanStatus(Horizontal):
         """Say that the scan failed (the full error goes to a notification)."""
         self.query_one(ProgressBar).display = False
         self.query_one("#status-text", Static).update(
-            Content.assemble(("Scan failed: ", "bold $text-error"), error)
+            Content.assemble(("Scan failed: ", "bold $text-error"), printable(error))
         )
 
 
 class ScanProblems(Static):
-    """One line per problem with the scan itself; hidden when there are none."""
+    """The problems with the scan itself, wrapped; hidden when there are none.
+
+    The CSS caps the height at a few lines; a click (or the screen's key binding) shows
+    every problem in full in the detail pane.
+    """
+
+    class Clicked(Message):
+        """The user clicked the problem lines to read them in full."""
 
     def show(self, problems: Sequence[Problem]) -> None:
         """Replace the lines with `problems`."""
@@ -81,6 +90,13 @@ class ScanProblems(Static):
         for problem in problems:
             if parts:
                 parts.append("\n")
-            parts += [("⚠ ", "$text-warning"), (f"{problem.kind}: ", "bold"), problem.detail]
+            parts += [
+                ("⚠ ", "$text-warning"),
+                (f"{printable(problem.kind)}: ", "bold"),
+                printable(problem.detail),
+            ]
         self.update(Content.assemble(*parts))
-        self.tooltip = "\n".join(f"{p.kind}: {p.detail}" for p in problems) or None
+
+    def on_click(self, _event: events.Click) -> None:
+        """Ask the screen to show the problems in full."""
+        self.post_message(self.Clicked())
