@@ -138,3 +138,19 @@ def test_control_characters_in_names_never_reach_the_terminal(home: Path) -> Non
     lines = out.splitlines()
     assert len(lines) == 3  # header + one line per environment
     assert {line.split()[1] for line in lines[1:]} == {"esc\\x1b[31mred", "new\\x0aline"}
+
+
+def test_scan_streams_each_environment_and_reports_progress(home: Path) -> None:
+    from envtui.inspectors.base import ScanContext
+    from envtui.inspectors.discovery import scan
+    from envtui.model import EnvKind
+
+    for name in ("one", "two", "three"):
+        make_venv(home / "envs" / name, "venv")
+    streamed: list[str] = []
+    reports: list[tuple[int, int | None]] = []
+    inv = scan(ScanContext(home=home, environ={}, kinds=frozenset({EnvKind.VENV})),
+               on_environment=lambda e: streamed.append(e.name),
+               progress=lambda done, total, _label: reports.append((done, total)))
+    assert sorted(streamed) == [e.name for e in inv.environments] == ["one", "three", "two"]
+    assert reports[-3:] == [(1, 3), (2, 3), (3, 3)]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -236,11 +236,14 @@ def sort_key(env: Environment) -> tuple[int, str, str]:
 
 def scan(ctx: ScanContext, *, use_cache: bool = True, refresh: bool = False,
          progress: Progress | None = None,
-         cancelled: Callable[[], bool] | None = None) -> Inventory:
+         cancelled: Callable[[], bool] | None = None,
+         on_environment: Callable[[Environment], None] | None = None) -> Inventory:
     """Find and read every environment the context asks for.
 
     `use_cache=False` neither reads nor writes the cache; `refresh=True` re-reads every
-    environment and updates the cache with what it finds.
+    environment and updates the cache with what it finds. `on_environment` is called with
+    each environment as soon as it has been read (from this thread, in completion order),
+    so a caller can show results before the slowest one is done.
     """
     ctx = ctx.fresh()  # problems belong to this scan, not to earlier ones with the same ctx
     is_cancelled = cancelled or (lambda: False)
@@ -260,12 +263,14 @@ def scan(ctx: ScanContext, *, use_cache: bool = True, refresh: bool = False,
         envs: list[Environment] = []
         futures = [pool.submit(inspect, loc, _owner(loc, by_kind), cache, refresh)
                    for loc in locations]
-        for done, fut in enumerate(futures, 1):
+        for done, fut in enumerate(as_completed(futures), 1):
             if is_cancelled():
                 for f in futures:
                     f.cancel()
                 raise ScanCancelled
             envs.append(fut.result())
+            if on_environment:
+                on_environment(envs[-1])
             if progress:
                 progress(done, total, f"read {envs[-1].name}")
     return Inventory(tuple(sorted(envs, key=sort_key)), ctx.problems)
