@@ -20,22 +20,36 @@ from typing import Any
 
 import pytest
 from textual.command import CommandPalette
+from textual.geometry import Region
 from textual.pilot import Pilot
+from textual.widget import Widget
 from textual.widgets import Input, OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
 
 from envtui.inspectors.base import ScanContext
 from envtui.model import Environment, EnvKind, Inventory, Package, Problem, environment_from_dict
 from envtui.tui.app import EnvtuiApp
-from envtui.tui.format import human_size, short_date
+from envtui.tui.format import human_size, location_hints, plural, short_date
 from envtui.tui.index import InventoryIndex
 from envtui.tui.screens.inventory import (
-    FILTER_DELAY,
     LARGE_INVENTORY,
     InventoryScreen,
 )
-from envtui.tui.widgets.detail import LARGE_PACKAGE_LIST, SETTLE_DELAY, PackageTable
-from envtui.tui.widgets.inventory_table import InventoryTable
+from envtui.tui.widgets.detail import (
+    LARGE_PACKAGE_LIST,
+    EnvironmentDetail,
+    FactList,
+    PackageTable,
+)
+from envtui.tui.widgets.inventory_table import (
+    COLUMNS,
+    NAME_CAP,
+    NAME_FLOOR,
+    NAME_MIN,
+    InventoryTable,
+    fit_columns,
+)
+from envtui.tui.widgets.theme import component_text_style
 
 FIXTURE = Path(__file__).parent / "fixtures" / "inventory.json"
 SIZE = (120, 36)
@@ -152,10 +166,21 @@ def status_text(app: EnvtuiApp) -> str:
 
 
 def detail_text(app: EnvtuiApp) -> str:
-    return "\n".join(
-        str(app.screen.query_one(f"#{name}", Static).render())
-        for name in ("detail-heading", "env-problems", "facts")
-    )
+    """The detail pane's heading, problems (when shown) and facts as `label value` lines."""
+    parts = [str(app.screen.query_one("#detail-heading", Static).render())]
+    problems = app.screen.query_one("#env-problems", Static)
+    if problems.display:
+        parts.append(str(problems.render()))
+    parts.extend(f"{label} {value}" for label, value in app.screen.query_one(FactList).facts)
+    return "\n".join(parts)
+
+
+def screen_lines(widget: Widget) -> list[str]:
+    """What `widget` paints, border included, one string per line (trailing blanks kept)."""
+    width, height = widget.outer_size
+    strips = widget.render_lines(Region(0, 0, width, height))
+    assert all(strip.cell_length == width for strip in strips)
+    return [strip.text for strip in strips]
 
 
 # -- snapshots --------------------------------------------------------------------------
@@ -238,12 +263,15 @@ async def test_rows_grouped_by_kind_in_order() -> None:
         ]
         row = [str(c).strip() for c in table.get_row("env:4")]
         assert row == ["legacy-scraper", "venv", "3.8.18", "6", "41.0 MB", "2023-07-28", "2"]
-        assert str(table.get_row("env:5")[0]).strip() == "base (base)"
+        # No problems: a blank cell, not a 0 to read past.
+        assert str(table.get_row("env:0")[6]) == ""
+        # The base environment is named once; the detail pane says it is the base.
+        assert str(table.get_row("env:5")[0]).strip() == "base"
         # The cursor starts on the first environment, not on a heading.
         assert table.current_key == "env:0"
         assert "9 environments · 69 packages · 4.0 GB · 1 with problems" in status_text(app)
         problems = str(app.screen.query_one("#scan-problems", Static).render())
-        assert problems == "⚠ unreadable: /home/ada/shared/envs: permission denied; skipped."
+        assert problems == "⚠ /home/ada/shared/envs: unreadable (Permission denied)"
 
 
 @run_async
@@ -259,14 +287,22 @@ async def test_selection_shows_packages_and_problems() -> None:
         assert "legacy-scraper" in detail_text(app)
         text = detail_text(app)
         assert "Problems (2)" in text
-        assert "Base interpreter /usr/local/opt/python@3.8/bin/python3.8 is gone" in text
-        assert "invalid-metadata · scrapekit" in text
-        assert "/home/ada/projects/legacy-scraper/venv" in text
+        assert ("✗ broken: base interpreter missing (pyvenv.cfg home "
+                "/usr/local/opt/python@3.8/bin does not exist)") in text
+        assert "broken: broken" not in text
+        assert "✗ scrapekit-0.1.dist-info: missing Version" in text
+        assert "~/projects/legacy-scraper/venv" in text
         assert package_names(app) == [
             "beautifulsoup4", "lxml", "pip", "requests", "scrapekit", "soupsieve",
         ]
         packages = app.screen.query_one(PackageTable)
         assert [str(c) for c in packages.get_row_at(4)[:2]] == ["scrapekit", "?"]
+        # lxml has no INSTALLER file: "unknown", quietly, rather than a "?".
+        lxml = packages.get_row_at(1)
+        assert [str(c) for c in lxml] == ["lxml", "4.6.3", "unknown"]
+        assert lxml[2].style == component_text_style(packages, "package-table--muted")
+        assert lxml[2].style != packages.get_row_at(0)[2].style
+        assert str(packages.get_row_at(0)[2]) == "pip"
 
         await pilot.press("down", "down", "down")  # heading "Conda environments", base, ml
         assert "\nml\n" in "\n" + detail_text(app)
@@ -496,22 +532,25 @@ async def test_large_inventory_is_filtered_once_typing_pauses() -> None:
             show(*args)
 
         table.show = counting_show  # type: ignore[method-assign]
+        # A pause longer than any keystroke takes, even on a loaded machine.
+        app.screen.filter_delay = delay = 2.0  # type: ignore[attr-defined]
         await pilot.press("slash", *"env09")
         assert rebuilds == 0
-        await pilot.pause(FILTER_DELAY * 3)
+        await pilot.pause(delay * 2)
         assert rebuilds == 1
         assert len(env_rows(app)) == 100
         assert status_text(app).startswith("100 of 1000 environments match")
 
         await pilot.press("escape")
-        await pilot.pause(FILTER_DELAY * 3)
+        await pilot.pause(delay * 2)
         packages = app.screen.query_one(PackageTable)
         assert "env0900" in detail_text(app)  # the highlighted row survived the filter
+        app.screen.query_one(EnvironmentDetail).settle_delay = delay
         table.select_key("env:1")  # env0001, the one with a long package list
         await pilot.pause()
         assert "env0001" in detail_text(app)
         assert not packages.display  # filled once the cursor rests
-        await pilot.pause(SETTLE_DELAY * 3)
+        await pilot.pause(delay * 2)
         assert packages.display
         assert packages.row_count == LARGE_PACKAGE_LIST + 1
 
@@ -574,6 +613,287 @@ async def test_show_command_clears_a_filter_that_hides_the_environment() -> None
         assert "httpie" in detail_text(app)
 
 
+# -- awkward inventories: long, hostile and duplicate names, long scan problems -------------
+
+LONG_NAME = (
+    "quarterly-revenue-forecast-model-retraining-pipeline-for-the-emea-sales-"
+    "operations-team-2025-q1-experiment-v12"
+)
+ENGINE_PROBLEM = Problem(
+    "engine",
+    "Docker engine unreachable at unix:///var/run/docker.sock: Error while fetching server "
+    "API version: ('Connection aborted.', FileNotFoundError(2, 'No such file or "
+    "directory')); images and containers were not scanned.",
+)
+
+
+def awkward_inventory() -> Inventory:
+    """The fixture plus a 110-character name, control characters in a name, a path and a
+    package, a second `api-server`, and a long scan problem.
+    """
+    base = fixture_inventory()
+    venvs = [e for e in base.environments if e.kind is EnvKind.VENV]
+    others = [e for e in base.environments if e.kind is not EnvKind.VENV]
+    template = venvs[0]  # api-server
+    extra = [
+        replace(template, name="api-server", path="/home/ada/work/api-server/.venv",
+                details={}),
+        replace(template, name="esc\x1b[31mred", path="/home/ada/esc\x1b[31mred/.venv",
+                packages=(Package("evil\npkg\x1b[2J", "1.0", installer="pip\x1b[0m"),),
+                problems=(Problem("broken", "pyvenv.cfg says home = \x1b]0;pwned\x07"),),
+                details={}),
+        replace(template, name=LONG_NAME, path=f"/home/ada/code/{LONG_NAME}/.venv", details={}),
+    ]
+    assert len(LONG_NAME) == 110
+    return Inventory((*venvs[:1], *extra, *venvs[1:], *others), (ENGINE_PROBLEM,))
+
+
+def column_widths(table: InventoryTable) -> dict[str, int]:
+    """Each shown column's rendered width, padding included, by key."""
+    return {str(col.key.value): col.get_render_width(table) for col in table.ordered_columns}
+
+
+def test_snapshot_awkward_names(snap_compare: Any) -> None:
+    """A 110-character name cut at the cap (in full in the detail pane), an escape sequence
+    shown as text, two `api-server`s told apart by path, a long scan problem wrapped.
+    """
+
+    async def select_long_name(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        await pilot.press("down", "down", "down")
+
+    loader = FixtureLoader(inventory=awkward_inventory())
+    assert snap_compare(make_app(loader), terminal_size=SIZE, run_before=select_long_name)
+
+
+def test_snapshot_narrow_terminal(snap_compare: Any) -> None:
+    """80x24: "last used" gives way so problems stay visible; the container's long IDs wrap
+    under their value column.
+    """
+
+    async def select_container(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        await pilot.press(*["down"] * 11)
+
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=select_container)
+
+
+@run_async
+async def test_long_name_is_cut_and_columns_fit() -> None:
+    app = make_app(FixtureLoader(inventory=awkward_inventory()))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(InventoryTable)
+        widths = column_widths(table)
+        assert list(widths) == [key for key, _ in COLUMNS]  # nothing dropped at 120 columns
+        assert widths["name"] == NAME_CAP + 2 * table.cell_padding
+        assert sum(widths.values()) <= table.scrollable_content_region.width
+        cell = str(table.get_row("env:3")[0])
+        assert cell.endswith("…") and len(cell) == NAME_CAP
+        await pilot.press("down", "down", "down")
+        assert LONG_NAME in detail_text(app)  # in full in the detail pane
+        assert f"~/code/{LONG_NAME}/.venv" in detail_text(app)
+
+        # Filtered out, it no longer holds the column wide.
+        await pilot.press("slash", *"numpy")
+        assert env_rows(app) == ["data-tools", "ml"]
+        assert column_widths(table)["name"] == len("Virtual environments (1)") + 2
+
+
+@run_async
+async def test_narrow_terminal_keeps_problems_column() -> None:
+    app = make_app(FixtureLoader(inventory=awkward_inventory()))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(InventoryTable)
+        widths = column_widths(table)
+        assert "problems" in widths
+        assert "last-used" not in widths  # in the detail pane instead
+        assert sum(widths.values()) <= table.scrollable_content_region.width
+        assert widths["name"] >= NAME_MIN + 2
+        assert "problems" in screen_lines(table)[1]  # the header row, inside the border
+        # The short heading keeps its count in the narrow column.
+        assert str(table.get_row("kind:venv")[0]).startswith("Virtualenvs (8)")
+
+        await pilot.resize_terminal(120, 36)
+        await pilot.pause()
+        assert "last-used" in column_widths(table)
+        assert str(table.get_row("kind:venv")[0]) == "Virtual environments (8)"
+
+
+def test_fit_columns() -> None:
+    widths = {"name": 110, "manager": 10, "python": 7, "packages": 8, "size": 8,
+              "last-used": 10, "problems": 8}
+    keys = tuple(key for key, _ in COLUMNS)
+    assert fit_columns(widths, 116, 1) == (keys, NAME_CAP)
+    narrow = tuple(k for k in keys if k != "last-used")
+    assert fit_columns(widths, 76, 1) == (narrow, 76 - 41 - 12)
+    assert fit_columns(widths, 40, 1) == (narrow, NAME_FLOOR)
+
+
+@run_async
+async def test_control_characters_are_shown_as_escapes() -> None:
+    app = make_app(FixtureLoader(inventory=awkward_inventory()))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(InventoryTable)
+        assert str(table.get_row("env:2")[0]).strip() == "esc\\x1b[31mred"
+        lines = screen_lines(table)
+        assert not any("\x1b" in line for line in lines)
+        assert any("esc\\x1b[31mred" in line for line in lines)
+
+        await pilot.press("down", "down")
+        text = detail_text(app)
+        assert "\x1b" not in text and "\x07" not in text
+        assert "esc\\x1b[31mred\nvenv · uv" in text
+        assert "~/esc\\x1b[31mred/.venv" in text
+        assert "home = \\x1b]0;pwned\\x07" in text
+        assert [str(c) for c in app.screen.query_one(PackageTable).get_row_at(0)] == [
+            "evil\\x0apkg\\x1b[2J", "1.0", "pip\\x1b[0m",
+        ]
+
+        await pilot.press("slash", *"\\x1b")  # what the screen shows can be typed
+        assert env_rows(app) == ["esc\x1b[31mred"]
+
+
+@run_async
+async def test_scan_problem_is_readable_in_full() -> None:
+    app = make_app(FixtureLoader(inventory=awkward_inventory()))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        line = app.screen.query_one("#scan-problems", Static)
+        assert line.size.height == 2  # wrapped, not cut
+        shown = "".join(text.strip() for text in screen_lines(line))
+        assert shown.endswith("were not scanned.")
+        shown_keys = {b.binding.id for b in app.screen.active_bindings.values() if b.binding.show}
+        assert "inventory.scan-problems" in shown_keys
+
+        await pilot.press("exclamation_mark")
+        text = detail_text(app)
+        assert text.startswith("Scan problems (1)")
+        assert ENGINE_PROBLEM.detail in text.replace("\n", " ")
+        assert not app.screen.query_one(PackageTable).display
+        await pilot.press("down")  # back to the environments
+        assert "Scan problems" not in detail_text(app)
+
+        await pilot.click("#scan-problems")
+        assert detail_text(app).startswith("Scan problems (1)")
+
+
+@run_async
+async def test_scan_problems_binding_only_with_problems() -> None:
+    app = make_app(FixtureLoader(inventory=Inventory(fixture_inventory().environments)))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.screen.check_action("show_scan_problems", ()) is False
+
+
+@run_async
+async def test_same_names_are_told_apart() -> None:
+    app = make_app(FixtureLoader(inventory=awkward_inventory()))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(InventoryTable)
+        # Only what tells them apart: the path components they share are left out.
+        assert str(table.get_row("env:0")[0]).strip() == "api-server  ~/code/…"
+        assert str(table.get_row("env:1")[0]).strip() == "api-server  ~/work/…"
+        assert str(table.get_row("env:4")[0]).strip() == "blog-Zx3kQp9e-py3.12"  # unique
+
+        await pilot.press("ctrl+p")
+        await pilot.press(*"show: api-server")
+        await _palette_settled(pilot)
+        helps = _palette_helps(app)
+        assert helps["show: api-server"] == ["~/code/api-server/.venv", "~/work/api-server/.venv"]
+        assert helps["show: ada/api-server:latest"] == [
+            "image:ada/api-server:latest · 3f1c9e07b2a8"
+        ]
+
+
+@run_async
+async def test_filter_matches_what_the_screen_shows() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        for query, expected in [
+            ("~/code", ["api-server"]),               # the path as the detail pane shows it
+            ("~/miniforge3", ["base", "ml"]),
+            ("api-server:0.3.0", ["ada/api-server:latest"]),  # the image's second tag
+            ("3.8.18", ["legacy-scraper"]),           # python, a table column
+        ]:
+            app.screen.query_one("#filter", Input).value = query
+            await pilot.pause()
+            assert env_rows(app) == expected, query
+
+
+@run_async
+async def test_counts_are_pluralised() -> None:
+    one = replace(fixture_inventory().environments[0],
+                  packages=(Package("anyio", "4.6.2", installer="uv"),))
+    app = make_app(FixtureLoader(inventory=Inventory((one,))))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert status_text(app) == "1 environment · 1 package · 48.2 MB"
+        await pilot.press("slash", *"zzz")
+        assert status_text(app).startswith("0 of 1 environment match")
+
+
+@run_async
+async def test_progress_without_a_name_shows_no_label() -> None:
+    gate = threading.Event()
+    loader = FixtureLoader(gate=gate, steps=((1, 18, "read "),))
+    app = make_app(loader)
+    async with app.run_test(size=SIZE) as pilot:
+        assert loader.waiting.wait(5)
+        await pilot.pause()
+        assert status_text(app) == "Scanning… 1/18"
+        gate.set()
+        await settle(pilot)
+
+
+@run_async
+async def test_base_environment_is_marked_once() -> None:
+    inventory = fixture_inventory()
+    renamed = replace(inventory.environments[5], name="miniforge3")  # a base not called base
+    envs = list(inventory.environments)
+    envs[5] = renamed
+    app = make_app(FixtureLoader(inventory=Inventory(tuple(envs))))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(InventoryTable)
+        assert str(table.get_row("env:5")[0]).strip() == "miniforge3 (base)"
+        table.select_key("env:5")
+        await pilot.pause()
+        assert "miniforge3\nconda · base" in detail_text(app)
+        assert "base yes" not in detail_text(app)
+
+
+@run_async
+async def test_facts_wrap_under_their_value_column() -> None:
+    inventory = fixture_inventory()
+    ml = replace(inventory.environments[6], details={
+        "requested": ["numpy<2", "python=3.11", "pytorch", "scikit-learn", "jupyterlab>=4"],
+        "include_system_site_packages": True,
+        "pixi_manifest": {"path": "/home/ada/research/pixi.toml", "environment": "default"},
+    })
+    envs = list(inventory.environments)
+    envs[6] = ml
+    app = make_app(FixtureLoader(inventory=Inventory(tuple(envs))))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.screen.query_one(InventoryTable).select_key("env:6")
+        await pilot.pause()
+        facts = dict(app.screen.query_one(FactList).facts)
+        assert facts["requested"] == "numpy<2, python=3.11, pytorch, scikit-learn, jupyterlab>=4"
+        assert facts["system site"] == "yes"
+        assert facts["pixi manifest"] == "path: ~/research/pixi.toml, environment: default"
+        lines = [line.rstrip() for line in screen_lines(app.screen.query_one(FactList))]
+        lines = [line for line in lines if line]
+        column = lines[0].index("~/miniforge3")  # the first value: path
+        for line in lines:  # every value, and every wrapped part of one, starts in the column
+            assert line[column - 1] == " " and line[column] != " ", line
+        assert any(not line[:column].strip() for line in lines), "a long value should wrap"
+
+
 async def _palette_settled(pilot: Pilot[Any]) -> None:
     # The palette searches its providers in a task; give it a few frames.
     for _ in range(5):
@@ -587,6 +907,16 @@ def _palette_prompts(app: EnvtuiApp) -> list[str]:
         option: Option = options.get_option_at_index(i)
         prompts.append(str(option.prompt).split("\n")[0])
     return prompts
+
+
+def _palette_helps(app: EnvtuiApp) -> dict[str, list[str]]:
+    """Help lines of the palette's options, by prompt."""
+    options = app.screen.query_one(OptionList)
+    helps: dict[str, list[str]] = {}
+    for i in range(options.option_count):
+        prompt, _, help_text = str(options.get_option_at_index(i).prompt).partition("\n")
+        helps.setdefault(prompt, []).append(help_text)
+    return helps
 
 
 def test_every_binding_has_description_tooltip_and_id() -> None:
@@ -615,12 +945,39 @@ async def test_footer_shows_key_hints() -> None:
 
 
 def test_index_matches_terms() -> None:
-    index = InventoryIndex.build(fixture_inventory())
+    index = InventoryIndex.build(fixture_inventory(), "/home/ada")
     assert index.matches("") is None
     assert index.matches("   ") is None
     assert index.matches("CONDA") == [5, 6]
     assert index.matches("conda numpy") == [6]
+    assert index.matches("~/.virtualenvs") == [2]
+    assert index.matches("ada/api-server:0.3.0") == [7]
     assert index.problem_counts == (0, 0, 0, 0, 2, 0, 0, 0, 0)
+
+
+def test_index_without_home_has_no_tilde_paths() -> None:
+    assert InventoryIndex.build(fixture_inventory()).matches("~/") == []
+
+
+def test_location_hints() -> None:
+    def venv(path: str | None, id: str | None = None) -> Environment:
+        kind = EnvKind.VENV if path else EnvKind.IMAGE
+        return Environment(kind=kind, name="x", manager="venv", path=path, id=id)
+
+    home = "/home/ada"
+    assert location_hints([venv("/home/ada/a/p/.venv"), venv("/srv/b/p/.venv")], home) == [
+        "~/a/…", "/srv/b/…",
+    ]
+    assert location_hints([venv("/home/ada/miniforge3"), venv("/opt/conda")], home) == [
+        "~/miniforge3", "/opt/conda",
+    ]
+    assert location_hints([venv("/a/.venv"), venv("/a/.venv")], None) == ["/…", "/…"]
+    images = [venv(None, "sha256:" + "1" * 64), venv(None, "sha256:" + "2" * 64)]
+    assert location_hints(images, home) == [f"image:x · {'1' * 12}", f"image:x · {'2' * 12}"]
+
+
+def test_plural() -> None:
+    assert [plural(n, "package") for n in (0, 1, 2)] == ["0 packages", "1 package", "2 packages"]
 
 
 def test_formatting() -> None:

@@ -112,11 +112,18 @@ def test_envtui_in_a_real_terminal(terminal: tuple[Tmux, Path, Path]) -> None:
     )
     assert "Virtual environments (1)" in screen
     assert "1 environment ·" in screen
-    assert "venv · venv" in screen  # the detail pane describes the highlighted env
+    assert screen.count(VENV_NAME) >= 2  # its row, and the detail pane's heading
+    assert "venv · venv" not in screen  # the kind is not repeated as the manager
     assert f"~/.virtualenvs/{venv.name}" in screen  # its path, shortened under HOME
     assert f"{sys.version_info.major}.{sys.version_info.minor}" in screen
     assert "Scan failed" not in screen
     assert "Filter" in screen and "Rescan" in screen and "Quit" in screen  # footer hints
+    # No Docker here: the engine problem is on screen, and `!` shows it in full.
+    tmux.wait_for(lambda s: "Scan problems" in s, "the footer to offer the scan problems")
+    tmux.keys("!")
+    screen = tmux.wait_for(lambda s: "Scan problems (" in s, "the scan problems in full")
+    tmux.keys("Down", "Up")
+    tmux.wait_for(lambda s: "Scan problems (" not in s, "the environment to come back")
 
     tmux.keys("/")
     tmux.keys("-l", "zzz")

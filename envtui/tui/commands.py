@@ -13,7 +13,8 @@ from typing import Protocol, runtime_checkable
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from envtui.model import Environment
+from envtui.model import Environment, Problem
+from envtui.tui.format import short_ref, shown_name
 
 
 @runtime_checkable
@@ -25,11 +26,24 @@ class EnvironmentCommandTarget(Protocol):
         """Every environment of the last finished scan, in inventory order."""
         ...
 
+    @property
+    def scan_problems(self) -> Sequence[Problem]:
+        """The problems with the last finished scan itself."""
+        ...
+
+    @property
+    def home(self) -> str | None:
+        """The home directory, written `~` in paths."""
+        ...
+
     def action_rescan_inventory(self) -> None:
         """Start a new scan, cancelling a running one."""
 
     def action_focus_filter(self) -> None:
         """Put the focus in the filter input."""
+
+    def action_show_scan_problems(self) -> None:
+        """Show every problem with the scan itself in full."""
 
     def show_environment(self, env: Environment) -> None:
         """Highlight `env` in the table (clearing the filter if it hides it)."""
@@ -39,7 +53,10 @@ _Command = tuple[str, Callable[[], None], str]
 
 
 class EnvironmentCommands(Provider):
-    """`env: rescan`, `env: filter`, and `show: NAME` for every environment."""
+    """`env: rescan`, `env: filter`, `env: scan problems` (when there are any), and
+    `show: NAME` for every environment, with where it is as the help line (names are not
+    unique).
+    """
 
     def _commands(self) -> Iterator[_Command]:
         target = self.screen
@@ -51,8 +68,15 @@ class EnvironmentCommands(Provider):
             target.action_focus_filter,
             "Narrow the table by name, manager, path or package",
         )
+        if target.scan_problems:
+            yield (
+                "env: scan problems",
+                target.action_show_scan_problems,
+                "Read the problems with the scan itself in full",
+            )
         for env in target.environments:
-            yield (f"show: {env.name}", partial(target.show_environment, env), env.ref)
+            show = partial(target.show_environment, env)
+            yield (f"show: {shown_name(env)}", show, short_ref(env, target.home))
 
     async def discover(self) -> Hits:
         """Everything, in order, when the palette opens with an empty query."""

@@ -8,7 +8,7 @@ metadata, and a control character would drive the terminal or break a table's co
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -17,8 +17,9 @@ from envtui.model import Environment, EnvKind, Package
 
 __all__ = [
     "KIND_TITLES", "SHORT_KIND_TITLES", "environment_facts", "has_conda_records",
-    "human_size", "origin_known", "package_origin", "plural", "printable", "progress_label",
-    "short_date", "short_ref", "shown_name", "shown_path", "subtitle", "tilde",
+    "human_size", "location_hints", "origin_known", "package_origin", "plural", "printable",
+    "progress_label", "short_date", "short_ref", "shown_name", "shown_path", "subtitle",
+    "tilde",
 ]
 
 KIND_TITLES: Mapping[EnvKind, str] = {
@@ -112,6 +113,25 @@ def short_ref(env: Environment, home: str | None) -> str:
     return f"{ref} · {printable(ident)}" if ident else ref
 
 
+def location_hints(envs: Sequence[Environment], home: str | None) -> list[str]:
+    """For environments that share a name: where each one is, as briefly as tells them apart.
+
+    Their `short_ref`s without the trailing path components all of them share
+    (`~/code/…` and `~/work/…` for `~/code/api-server/.venv` and `~/work/api-server/.venv`).
+    """
+    refs = [short_ref(env, home) for env in envs]
+    if len(envs) < 2 or not all(env.path for env in envs):
+        return refs
+    split = [ref.split("/") for ref in refs]
+    common = 0
+    shortest = min(len(parts) for parts in split)
+    while common < shortest - 1 and len({parts[-1 - common] for parts in split}) == 1:
+        common += 1
+    if not common:
+        return refs
+    return ["/".join(parts[: len(parts) - common]) + "/…" for parts in split]
+
+
 def subtitle(env: Environment) -> str:
     """`venv`, `venv · poetry`, `conda · base`: kind, manager when it says more, base marker."""
     parts = [env.kind.value]
@@ -192,7 +212,8 @@ def environment_facts(env: Environment, home: str | None = None) -> Iterator[tup
         ("last used", short_date(env.last_used)),
         ("created", short_date(env.created)),
     ]
-    facts.extend(_detail_fact(key, value) for key, value in sorted(env.details.items()))
+    details = (_detail_fact(key, value) for key, value in env.details.items())
+    facts.extend(sorted(details, key=lambda fact: fact[0]))  # in label order, as shown
     for label, value in facts:
         if value is None or value in ("", [], (), {}):
             continue

@@ -22,8 +22,9 @@ from textual.widgets import DataTable, Footer, Header, Input, Label
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from envtui.inspectors.base import ScanContext
-from envtui.model import Environment, Inventory
+from envtui.model import Environment, Inventory, Problem
 from envtui.tui.commands import EnvironmentCommands
+from envtui.tui.format import printable
 from envtui.tui.index import InventoryIndex
 from envtui.tui.widgets.detail import EnvironmentDetail
 from envtui.tui.widgets.inventory_table import InventoryTable, env_key
@@ -41,6 +42,9 @@ Loader = Callable[..., Inventory]
 
 class InventoryScreen(Screen[None]):
     """The inventory table, its filter, the scan status and the detail pane."""
+
+    filter_delay: float = FILTER_DELAY
+    """Typing pause before a large inventory is re-filtered (tests lengthen it)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
@@ -63,6 +67,14 @@ class InventoryScreen(Screen[None]):
             "Rescan",
             tooltip="Scan the machine again (cancels a scan in progress)",
             id="inventory.rescan",
+        ),
+        Binding(
+            "exclamation_mark",
+            "show_scan_problems",
+            "Scan problems",
+            key_display="!",
+            tooltip="Read the problems with the scan itself in full, in the detail pane",
+            id="inventory.scan-problems",
         ),
         Binding("q", "app.quit", "Quit", tooltip="Leave envtui", id="inventory.quit"),
     ]
@@ -126,8 +138,8 @@ class InventoryScreen(Screen[None]):
         yield ScanStatus(id="scan-status")
         yield ScanProblems(id="scan-problems")
         with Vertical(id="main"):
-            yield InventoryTable(id="environments")
-            yield EnvironmentDetail(home=str(self._ctx.home), id="detail")
+            yield InventoryTable(home=self.home, id="environments")
+            yield EnvironmentDetail(home=self.home, id="detail")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -143,6 +155,16 @@ class InventoryScreen(Screen[None]):
     def environments(self) -> Sequence[Environment]:
         """Every environment of the last finished scan, in inventory order."""
         return self._inventory.environments if self._inventory else ()
+
+    @property
+    def scan_problems(self) -> Sequence[Problem]:
+        """The problems with the last finished scan itself."""
+        return self._inventory.problems if self._inventory else ()
+
+    @property
+    def home(self) -> str:
+        """The scanned home directory, written `~` in paths."""
+        return str(self._ctx.home)
 
     def show_environment(self, env: Environment) -> None:
         """Highlight `env`, clearing the filter first if it hides it."""
@@ -167,6 +189,10 @@ class InventoryScreen(Screen[None]):
         self.query_one("#filter", Input).value = ""
         self.query_one(InventoryTable).focus()
 
+    def action_show_scan_problems(self) -> None:
+        """Show every scan problem in full in the detail pane, until the cursor moves."""
+        self.query_one(EnvironmentDetail).show_scan_problems(self.scan_problems)
+
     def action_rescan_inventory(self) -> None:
         """Start a scan; the exclusive worker group cancels one already running."""
         self._generation += 1
@@ -175,7 +201,11 @@ class InventoryScreen(Screen[None]):
         self._worker = self.scan_inventory(self._generation)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Offer "clear filter" only when there is something to clear or leave."""
+        """Offer "clear filter" only when there is something to clear or leave, and "scan
+        problems" only when there are some.
+        """
+        if action == "show_scan_problems":
+            return bool(self.scan_problems)
         if action == "clear_filter":
             try:
                 field = self.query_one("#filter", Input)
@@ -208,7 +238,7 @@ class InventoryScreen(Screen[None]):
             raise
         if worker.is_cancelled:
             return
-        index = InventoryIndex.build(inventory)
+        index = InventoryIndex.build(inventory, self.home)
         self.post_message(self.InventoryLoaded(generation, inventory, index))
 
     @on(ScanProgressed)
@@ -225,6 +255,7 @@ class InventoryScreen(Screen[None]):
         self._index = message.index
         self.query_one(ScanProblems).show(message.inventory.problems)
         self._apply_filter()
+        self.refresh_bindings()  # "scan problems" comes and goes with them
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """Turn a failed scan into an error notice; the previous inventory stays shown."""
@@ -232,11 +263,11 @@ class InventoryScreen(Screen[None]):
             return
         self._scanning = False
         error = event.worker.error
-        text = str(error) or type(error).__name__
+        text = printable(str(error) or type(error).__name__)
         self.query_one(ScanStatus).failed(text)
         if self._inventory is None:
             self.query_one(EnvironmentDetail).show_message("No inventory: the scan failed.")
-        self.notify(text, title="Scan failed", severity="error", timeout=10)
+        self.notify(text, title="Scan failed", severity="error", timeout=10, markup=False)
 
     # -- filter and selection ----------------------------------------------------------
 
@@ -252,7 +283,11 @@ class InventoryScreen(Screen[None]):
             self._apply_filter()
         else:
             # Rebuilding thousands of rows per keystroke would make typing lag; wait for a pause.
-            self._pending_filter = self.set_timer(FILTER_DELAY, self._apply_filter)
+            self._pending_filter = self.set_timer(self.filter_delay, self._apply_filter)
+
+    @on(ScanProblems.Clicked)
+    def _scan_problems_clicked(self) -> None:
+        self.action_show_scan_problems()
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self) -> None:
@@ -287,5 +322,5 @@ class InventoryScreen(Screen[None]):
         elif not self.environments:
             detail.show_message("No environments found.")
         else:
-            query = self.query_one("#filter", Input).value
+            query = printable(self.query_one("#filter", Input).value)
             detail.show_message(f"No environment matches “{query}”.")

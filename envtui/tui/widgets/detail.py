@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
@@ -18,10 +19,16 @@ from envtui.tui.format import (
     environment_facts,
     has_conda_records,
     human_size,
+    origin_known,
     package_origin,
+    printable,
+    shown_name,
+    subtitle,
 )
+from envtui.tui.widgets.theme import component_text_style
 
-_LABEL_WIDTH = 10
+LABEL_MAX_WIDTH = 14
+"""Labels longer than this wrap within the label column instead of widening it."""
 
 LARGE_PACKAGE_LIST = 400
 """Above this many packages the list is filled after SETTLE_DELAY instead of at once."""
@@ -38,8 +45,9 @@ class PackageTable(DataTable[Text]):
     narrow enough for a conda environment's long build strings beside the facts.
     """
 
-    COMPONENT_CLASSES: ClassVar[set[str]] = {"package-table--problem"}
-    """A package that has problems of its own (bad metadata, incomplete install)."""
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"package-table--problem", "package-table--muted"}
+    """A package that has problems of its own (bad metadata, incomplete install); quiet
+    values (an unknown installer)."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
@@ -63,46 +71,83 @@ class PackageTable(DataTable[Text]):
         self.add_column("from", key="from")
         if conda:
             self.add_column("build", key="build")
-        problem = self.get_component_rich_style("package-table--problem", partial=True)
+        problem = component_text_style(self, "package-table--problem")
+        muted = component_text_style(self, "package-table--muted")
         for pkg in packages:
             cells = [
-                Text(pkg.name, style=problem if pkg.problems else ""),
-                Text(pkg.version or "?", style=problem if not pkg.version else ""),
-                Text(package_origin(pkg)),
+                Text(printable(pkg.name), style=problem if pkg.problems else ""),
+                Text(printable(pkg.version) or "?", style=problem if not pkg.version else ""),
+                Text(package_origin(pkg), style="" if origin_known(pkg) else muted),
             ]
             if conda:
-                cells.append(Text(pkg.build or ""))
+                cells.append(Text(printable(pkg.build or "")))
             self.add_row(*cells)
+
+
+class FactList(Static):
+    """Label / value pairs in two columns: values wrap under their own column.
+
+    Rendered as a Rich grid so the wrapping follows the pane's width; the label style comes
+    from the theme (the `fact-list--label` component class).
+    """
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"fact-list--label"}
+    """The labels' style."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._facts: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def facts(self) -> tuple[tuple[str, str], ...]:
+        """The (label, value) pairs shown, as plain text."""
+        return self._facts
+
+    def on_mount(self) -> None:
+        """Restyle the labels when the theme changes."""
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._paint())
+
+    def show(self, facts: Sequence[tuple[str, str]]) -> None:
+        """Replace the pairs (plain text: never read as markup)."""
+        self._facts = tuple(facts)
+        self._paint()
+
+    def _paint(self) -> None:
+        if not self._facts:
+            self.update("")
+            return
+        label_style = component_text_style(self, "fact-list--label")
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(style=label_style, max_width=LABEL_MAX_WIDTH, overflow="fold")
+        grid.add_column(overflow="fold", ratio=1)
+        for label, value in self._facts:
+            grid.add_row(Text(label), Text(value))
+        self.update(grid)
 
 
 def _heading(title: str, subtitle: str) -> Content:
     return Content.assemble((title, "bold $text-accent"), "\n", (subtitle, "$text-muted"))
 
 
-def _facts(facts: Sequence[tuple[str, str]]) -> Content:
+def _problems(problems: Sequence[Problem], *, titled: bool = True) -> Content:
     parts: list[str | tuple[str, str]] = []
-    for label, value in facts:
+    if titled:
+        parts.append((f"Problems ({len(problems)})", "bold $text-error"))
+    for problem in problems:
         if parts:
             parts.append("\n")
-        parts += [(f"{label:<{_LABEL_WIDTH}} ", "$text-muted"), value]
-    return Content.assemble(*parts)
-
-
-def _problems(problems: Sequence[Problem]) -> Content:
-    parts: list[str | tuple[str, str]] = [(f"Problems ({len(problems)})", "bold $text-error")]
-    for problem in problems:
-        parts += ["\n", ("✗ ", "$text-error"), (problem.kind, "bold")]
-        if problem.package:
-            version = f" {problem.version}" if problem.version else ""
-            parts.append(f" · {problem.package}{version}")
-        parts.append(f": {problem.detail}")
+        # The detail is a whole sentence naming the file or package; the kind is for scripts.
+        parts += [("✗ ", "$text-error"), printable(problem.detail)]
         if problem.requirement:
-            parts.append(f" (requires {problem.requirement})")
+            parts.append(f" (requires {printable(problem.requirement)})")
     return Content.assemble(*parts)
 
 
 class EnvironmentDetail(Horizontal):
     """Facts and problems on the left, the package list on the right."""
+
+    settle_delay: float = SETTLE_DELAY
+    """Cursor rest before a long package list is filled (tests lengthen it)."""
 
     def __init__(self, *, home: str | None = None, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -116,7 +161,7 @@ class EnvironmentDetail(Horizontal):
         with VerticalScroll(id="facts-pane"):
             yield Static(id="detail-heading")
             yield Static(id="env-problems")
-            yield Static(id="facts")
+            yield FactList(id="facts")
         yield PackageTable(id="packages")
 
     def show_environment(self, env: Environment) -> None:
@@ -124,12 +169,11 @@ class EnvironmentDetail(Horizontal):
         if env is self._subject:
             return
         self._subject = env
-        subtitle = f"{env.kind.value} · {env.manager}" + (" · base" if env.base else "")
-        self.query_one("#detail-heading", Static).update(_heading(env.name, subtitle))
+        self.query_one("#detail-heading", Static).update(_heading(shown_name(env), subtitle(env)))
         problems = self.query_one("#env-problems", Static)
         problems.update(_problems(env.all_problems))
         problems.display = bool(env.all_problems)
-        self.query_one("#facts", Static).update(_facts(list(environment_facts(env, self._home))))
+        self.query_one(FactList).show(list(environment_facts(env, self._home)))
         self._cancel_pending()
         if len(env.packages) <= LARGE_PACKAGE_LIST:
             self._fill_packages(env)
@@ -137,7 +181,7 @@ class EnvironmentDetail(Horizontal):
             # Holding an arrow key over environments with thousands of packages must not
             # rebuild each list in turn: fill the table once the cursor rests.
             self._hide_packages()
-            self._pending = self.set_timer(SETTLE_DELAY, lambda: self._fill_packages(env))
+            self._pending = self.set_timer(self.settle_delay, lambda: self._fill_packages(env))
 
     def _fill_packages(self, env: Environment) -> None:
         if env is self._subject:
@@ -166,8 +210,22 @@ class EnvironmentDetail(Horizontal):
             ("problems", f"{broken} with problems" if broken else "none"),
         ]
         self.query_one("#detail-heading", Static).update(_heading(KIND_TITLES[kind], kind.value))
-        self.query_one("#facts", Static).update(_facts(facts))
+        self.query_one(FactList).show(facts)
         self.query_one("#env-problems", Static).display = False
+        self._hide_packages()
+
+    def show_scan_problems(self, problems: Sequence[Problem]) -> None:
+        """Every problem with the scan itself, in full (the status line may cut them)."""
+        self._subject = tuple(problems)
+        self._cancel_pending()
+        heading = _heading(
+            f"Scan problems ({len(problems)})", "with the scan itself, not one environment"
+        )
+        self.query_one("#detail-heading", Static).update(heading)
+        self.query_one(FactList).show(())
+        shown = self.query_one("#env-problems", Static)
+        shown.update(_problems(problems, titled=False))
+        shown.display = bool(problems)
         self._hide_packages()
 
     def show_message(self, message: str) -> None:
@@ -175,6 +233,6 @@ class EnvironmentDetail(Horizontal):
         self._subject = message
         self._cancel_pending()
         self.query_one("#detail-heading", Static).update(Content.assemble((message, "$text-muted")))
-        self.query_one("#facts", Static).update("")
+        self.query_one(FactList).show(())
         self.query_one("#env-problems", Static).display = False
         self._hide_packages()

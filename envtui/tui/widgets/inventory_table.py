@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
@@ -17,12 +17,13 @@ from envtui.tui.format import (
     KIND_TITLES,
     SHORT_KIND_TITLES,
     human_size,
+    location_hints,
     printable,
     short_date,
-    short_ref,
     shown_name,
 )
 from envtui.tui.index import InventoryIndex
+from envtui.tui.widgets.theme import component_text_style
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("name", "name"),
@@ -71,6 +72,19 @@ def env_key(index: int) -> str:
     return f"{_ENV_PREFIX}{index}"
 
 
+def _hints(environments: Sequence[Environment], home: str | None) -> dict[int, str]:
+    """Where each environment that shares its name is, by inventory index."""
+    by_name: dict[str, list[int]] = defaultdict(list)
+    for index, env in enumerate(environments):
+        by_name[env.name].append(index)
+    hints: dict[int, str] = {}
+    for indexes in by_name.values():
+        if len(indexes) > 1:
+            found = location_hints([environments[i] for i in indexes], home)
+            hints.update(zip(indexes, found, strict=True))
+    return hints
+
+
 def fit_columns(widths: Mapping[str, int], available: int, padding: int) -> _Layout:
     """Choose the columns and the name cap for `available` cells.
 
@@ -114,13 +128,17 @@ class InventoryTable(DataTable[Text]):
         self._environments: Sequence[Environment] = ()
         self._index = InventoryIndex()
         self._visible: Sequence[int] | None = None
-        self._shared_names: frozenset[str] = frozenset()
+        self._hints: dict[int, str] = {}
         self._widths: dict[str, int] = {}
         self._layout: _Layout = ((), 0)
         self._styles: dict[str, Style] = {}
 
     def on_mount(self) -> None:
-        """Restyle the rows when the theme changes (their styles are resolved when built)."""
+        """Show the headers while the first scan runs; restyle the rows when the theme
+        changes (their styles are resolved when built).
+        """
+        for key, label in COLUMNS:
+            self.add_column(label, key=key)
         self.app.theme_changed_signal.subscribe(
             self, lambda _theme: self._rebuild(self._anchor())
         )
@@ -142,8 +160,7 @@ class InventoryTable(DataTable[Text]):
         """
         anchor = self._anchor()
         if environments is not self._environments:
-            names = Counter(env.name for env in environments)
-            self._shared_names = frozenset(name for name, n in names.items() if n > 1)
+            self._hints = _hints(environments, self._home)
         self._environments = environments
         self._index = index
         self._visible = visible
@@ -206,7 +223,7 @@ class InventoryTable(DataTable[Text]):
     def _style(self, component: str) -> Style:
         # Resolved once per rebuild (see `_rebuild`), not once per cell.
         if component not in self._styles:
-            self._styles[component] = self.get_component_rich_style(component, partial=True)
+            self._styles[component] = component_text_style(self, component)
         return self._styles[component]
 
     def _available_width(self) -> int:
@@ -267,13 +284,14 @@ class InventoryTable(DataTable[Text]):
             "problems": Text(""),
         }
 
-    def _name(self, env: Environment) -> Text:
+    def _name_cell(self, index: int) -> Text:
+        env = self._environments[index]
         muted = self._style("inventory-table--muted")
         name = Text(_INDENT + shown_name(env))
         if env.base and env.name != "base":
             name.append(" (base)", style=muted)
-        if env.name in self._shared_names:
-            name.append("  " + short_ref(env, self._home), style=muted)
+        if index in self._hints:
+            name.append("  " + self._hints[index], style=muted)
         return name
 
     def _cells(self, index: int) -> _Cells:
@@ -281,7 +299,7 @@ class InventoryTable(DataTable[Text]):
         problems = self._index.problem_counts[index]
         muted = self._style("inventory-table--muted")
         return {
-            "name": self._name(env),
+            "name": self._name_cell(index),
             "manager": Text(printable(env.manager)),
             "python": Text(printable(env.python or "—"), style="" if env.python else muted),
             "packages": Text(str(len(env.packages)), justify="right"),

@@ -90,11 +90,7 @@ class ScanProblems(Static):
         for problem in problems:
             if parts:
                 parts.append("\n")
-            parts += [
-                ("⚠ ", "$text-warning"),
-                (f"{printable(problem.kind)}: ", "bold"),
-                printable(problem.detail),
-            ]
+            parts += [("⚠ ", "$text-warning"), printable(problem.detail)]
         self.update(Content.assemble(*parts))
 
     def on_click(self, _event: events.Click) -> None:
