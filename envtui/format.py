@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 
+def plural(n: int, word: str) -> str:
+    """plural(1, "environment") -> "1 environment"; plural(2, ...) -> "2 environments"."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def human_size(n: int | None) -> str:
     """1234567 -> "1.2 MB" (decimal units, like du --si and Docker)."""
     if n is None:
@@ -23,10 +28,14 @@ def short_time(iso: str | None) -> str:
 
 
 _CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0))}
+# Bidi overrides and zero-width characters can disguise a name (Trojan Source).
+_CONTROL.update({c: f"\\u{c:04x}" for c in (*range(0x200B, 0x2010), *range(0x202A, 0x202F),
+                                          *range(0x2066, 0x206A), 0xFEFF)})
 
 
 def printable(text: str) -> str:
-    """`text` with control characters (ESC, newlines, C1) shown as `\\xNN` escapes.
+    """`text` with control characters (ESC, newlines, C1) shown as `\\xNN` escapes, and
+    bidi and zero-width characters as `\\uNNNN`.
 
     Names come from the filesystem and from metadata, which anyone can write: a directory
     named with an escape sequence must not drive the user's terminal or break a table.

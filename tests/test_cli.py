@@ -154,3 +154,11 @@ def test_scan_streams_each_environment_and_reports_progress(home: Path) -> None:
                progress=lambda done, total, _label: reports.append((done, total)))
     assert sorted(streamed) == [e.name for e in inv.environments] == ["one", "three", "two"]
     assert reports[-3:] == [(1, 3), (2, 3), (3, 3)]
+
+
+def test_printable_shows_disguising_characters() -> None:
+    from envtui.format import plural, printable
+
+    assert printable("a\u202eb\u200bc\ufeffd\x1b") == "a\\u202eb\\u200bc\\ufeffd\\x1b"
+    assert printable("café ✓ 🐍") == "café ✓ 🐍"
+    assert (plural(1, "environment"), plural(0, "package")) == ("1 environment", "0 packages")

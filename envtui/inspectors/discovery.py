@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from envtui.format import plural
 from envtui.inspectors.base import Inspector, Location, ScanContext
 from envtui.inspectors.cache import Cache
 from envtui.inspectors.registry import inspectors as registered
@@ -156,6 +157,11 @@ class _Walker:
                 self.cv.notify_all()
 
 
+def _walk_label(directories: int, environments: int) -> str:
+    dirs = "1 directory" if directories == 1 else f"{directories} directories"
+    return f"walked {dirs}, {plural(environments, 'environment')}"
+
+
 def walk(ctx: ScanContext, roots: Iterable[Path], insps: list[Inspector],
          progress: Progress | None, cancelled: Callable[[], bool]) -> list[Location]:
     """Every environment under `roots`, to `ctx.max_depth` levels below each."""
@@ -174,8 +180,7 @@ def walk(ctx: ScanContext, roots: Iterable[Path], insps: list[Inspector],
                 walker.stopped = True
                 walker.cv.notify_all()
             elif progress:
-                progress(walker.visited, None, f"walked {walker.visited} directories, "
-                                               f"{len(walker.found)} environments")
+                progress(walker.visited, None, _walk_label(walker.visited, len(walker.found)))
     for t in threads:
         t.join()
     if walker.stopped:
@@ -272,7 +277,7 @@ def scan(ctx: ScanContext, *, use_cache: bool = True, refresh: bool = False,
             if on_environment:
                 on_environment(envs[-1])
             if progress:
-                progress(done, total, f"read {envs[-1].name}")
+                progress(done, total, f"read {envs[-1].name or envs[-1].ref}")
     return Inventory(tuple(sorted(envs, key=sort_key)), ctx.problems)
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from envtui.format import human_size, printable
+from envtui.format import human_size, plural, printable
 from envtui.model import Environment, EnvKind, Package
 
 __all__ = [
@@ -62,11 +62,6 @@ Keys not listed are shown with underscores as spaces.
 
 _SIZE_FACTS = frozenset({"size_rw", "size_root_fs"})
 _DATE_FACTS = frozenset({"started_at", "finished_at"})
-
-
-def plural(count: int, noun: str) -> str:
-    """`1 package`, `2 packages`, `0 environments`."""
-    return f"{count} {noun if count == 1 else noun + 's'}"
 
 
 def short_date(iso: str | None) -> str:
