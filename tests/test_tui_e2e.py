@@ -1,4 +1,8 @@
-"""End to end: `python -m envtui` in a real terminal (tmux), scanning a real venv.
+"""End to end: the README's `./dev app` in a real terminal (tmux), scanning a real venv.
+
+When the tests run from the repository's own .venv (as `./dev test` and CI run them), the
+app is started exactly as the README says, with `./dev app`; from any other environment,
+with `python -m envtui`.
 
 HOME is a temporary directory holding one venv made by `python -m venv --without-pip`;
 DOCKER_HOST points at a socket that does not exist, so the scan sees only that venv (and
@@ -104,7 +108,9 @@ def terminal(tmp_path: Path, tmux_binary: str) -> Iterator[tuple[Tmux, Path, Pat
 
 def test_envtui_in_a_real_terminal(terminal: tuple[Tmux, Path, Path]) -> None:
     tmux, venv, status = terminal
-    command = f"cd {ROOT} && {sys.executable} -m envtui; echo $? > {status}"
+    in_dev_venv = Path(sys.prefix).resolve() == (ROOT / ".venv").resolve()
+    launch = "./dev app" if in_dev_venv else f"{sys.executable} -m envtui"
+    command = f"cd {ROOT} && {launch}; echo $? > {status}"
     tmux("new-session", "-d", "-s", "envtui", "-x", str(WIDTH), "-y", str(HEIGHT), command)
 
     screen = tmux.wait_for(
