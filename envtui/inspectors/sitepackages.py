@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from envtui.inspectors.metadata import (
@@ -106,7 +107,7 @@ def read_dist_info(path: Path) -> Package:
             if p.package is None else p
             for p in pkg.problems
         )
-        pkg = _replace(pkg, problems=probs)
+        pkg = replace(pkg, problems=probs)
     return pkg
 
 
@@ -132,12 +133,6 @@ def read_egg_info(path: Path) -> Package:
         extra_requires=requires,
         extra_problems=tuple(extra),
     )
-
-
-def _replace(pkg: Package, **changes: object) -> Package:
-    from dataclasses import replace
-
-    return replace(pkg, **changes)  # type: ignore[arg-type]
 
 
 def _pth_runs_code(path: Path) -> bool:
@@ -226,10 +221,3 @@ def fingerprint(sps: Iterable[Path]) -> str:
             parts.append(f"{sp}:?")
     digest = hashlib.sha256("\n".join(sorted(parts)).encode("utf-8", "surrogateescape"))
     return digest.hexdigest()[:32]
-
-
-def read_prefix_python(prefix: Path) -> Iterator[tuple[Path, list[Package], list[Problem]]]:
-    """Scan each site-packages directory of a prefix."""
-    for sp in site_packages_dirs(prefix):
-        pkgs, probs = scan_site_packages(sp)
-        yield sp, pkgs, probs
