@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,6 +35,8 @@ from envtui.inspectors.conda import (
 from envtui.inspectors.registry import inspectors
 from envtui.model import Environment, EnvKind, Package, ProblemKind
 from tests.conda_channel import Machine, copy_env, make_machine, pip_install
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 SP = "lib/python3.11/site-packages"
 
@@ -188,18 +193,32 @@ def test_locate_reports_unreadable_sources_once_each(tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads through chmod 000")
+_LOCATE_AS_USER = """
+import json, sys
+from pathlib import Path
+from envtui.inspectors.base import ScanContext
+from envtui.inspectors.conda import CondaInspector
+ctx = ScanContext(home=Path(sys.argv[1]), environ={})
+found = list(CondaInspector(system_roots=()).locate(ctx))
+print(json.dumps([[p.kind, p.detail] for p in ctx.problems] + [len(found)]))
+"""
+
+
 def test_locate_reports_permission_denied_envs_dir(conda: Fixture, tmp_path: Path) -> None:
     home = tmp_path / "home"
     envs = home / "miniforge3" / "envs"
     copy_env(conda.m.tools, envs / "x")
     envs.chmod(0)
+    # Root reads through chmod 000; drop the capabilities that let it, as a user would be.
+    cmd = [sys.executable, "-c", _LOCATE_AS_USER, str(home)]
+    if os.geteuid() == 0:
+        if not shutil.which("setpriv"):
+            pytest.skip("running as root without setpriv: chmod 000 cannot be tested")
+        cmd = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--", *cmd]
     try:
-        ctx = ctx_for(home)
-        assert list(inspector().locate(ctx)) == []
-        assert [(p.kind, p.detail) for p in ctx.problems] == [
-            ("unreadable", f"{envs}: unreadable (Permission denied)"),
-        ]
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=REPO_ROOT)
+        assert json.loads(out.stdout) == [
+            ["unreadable", f"{envs}: unreadable (Permission denied)"], 0]
     finally:
         envs.chmod(0o755)
 
