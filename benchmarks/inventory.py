@@ -10,9 +10,12 @@ Builds a synthetic home with ENVS real venvs (uv) each holding DISTS installed d
   uv pip list   `uv pip list --python ENV --format json` once per environment
 
 The peers each read one environment per call, which is how they are used to survey a
-machine; envtui reads all of them in one call. Run:
+machine; envtui reads all of them in one call. `--enormous` instead times envtui alone on
+one environment of 5,000 distributions and about 200,000 files (RELIABILITY case 5; its
+budget for the first full listing is 2 s). Run:
 
     .venv/bin/python benchmarks/inventory.py [--envs 40] [--dists 60] [--repeat 3]
+    .venv/bin/python benchmarks/inventory.py --enormous
 """
 
 from __future__ import annotations
@@ -28,8 +31,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.envfactory import make_venv, site_packages, uv_bin, uv_install  # noqa: E402
-from tests.wheels import build_wheel  # noqa: E402
+from tests.envfactory import make_venv, site_packages, uv_bin, uv_install
+from tests.wheels import build_wheel
 
 
 def build(root: Path, envs: int, dists: int) -> list[Path]:
@@ -46,6 +49,23 @@ def build(root: Path, envs: int, dists: int) -> list[Path]:
     return venvs
 
 
+def build_enormous(root: Path, dists: int = 5000, files_per_dist: int = 38) -> None:
+    """One uv venv whose site-packages holds `dists` distributions written directly."""
+    sp = site_packages(make_venv(root / "home" / "big" / ".venv", "uv"))
+    for i in range(dists):
+        info = sp / f"pkg{i:04d}-1.0.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(
+            f"Metadata-Version: 2.1\nName: pkg{i:04d}\nVersion: 1.0\n"
+            f"Requires-Dist: pkg{(i + 1) % dists:04d}>=1\n\n" + "description\n" * 200)
+        (info / "RECORD").write_text("")
+        (info / "INSTALLER").write_text("uv\n")
+        code = sp / f"pkg{i:04d}"
+        code.mkdir()
+        for j in range(files_per_dist):
+            (code / f"m{j}.py").write_text("x = 1\n")
+
+
 def best(fn: Callable[[], None], repeat: int) -> float:
     times = []
     for _ in range(repeat):
@@ -60,7 +80,12 @@ def main() -> None:
     ap.add_argument("--envs", type=int, default=40)
     ap.add_argument("--dists", type=int, default=60)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--enormous", action="store_true",
+                    help="time envtui on one environment of 5,000 distributions")
     args = ap.parse_args()
+    if args.enormous:
+        enormous(args.repeat)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         venvs = build(root, args.envs, args.dists)
@@ -95,6 +120,26 @@ def main() -> None:
     print("|---|---:|---:|")
     for name, secs in rows.items():
         print(f"| {name} | {secs:.3f} | {secs / base:.2f} |")
+
+
+def enormous(repeat: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        build_enormous(root)
+        home = root / "home"
+        env = dict(os.environ, HOME=str(home), XDG_CACHE_HOME=str(home / ".cache"),
+                   DOCKER_HOST="unix:///nonexistent")
+        cmd = [sys.executable, "-m", "envtui", "list", "--json", "--kind", "venv"]
+
+        def run(*extra: str) -> None:
+            subprocess.run([*cmd, *extra], env=env, check=True, stdout=subprocess.DEVNULL)
+
+        run()
+        cold = best(lambda: run("--refresh"), repeat)
+        warm = best(run, repeat)
+    print(f"one venv, 5,000 distributions, ~200,000 files, best of {repeat}\n")
+    print("| run | seconds |\n|---|---:|")
+    print(f"| envtui cold (`--refresh`) | {cold:.3f} |\n| envtui warm (cache) | {warm:.3f} |")
 
 
 if __name__ == "__main__":
