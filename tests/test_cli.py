@@ -162,3 +162,24 @@ def test_printable_shows_disguising_characters() -> None:
     assert printable("a\u202eb\u200bc\ufeffd\x1b") == "a\\u202eb\\u200bc\\ufeffd\\x1b"
     assert printable("café ✓ 🐍") == "café ✓ 🐍"
     assert (plural(1, "environment"), plural(0, "package")) == ("1 environment", "0 packages")
+
+
+def test_cancelled_scan_stops(home: Path) -> None:
+    from envtui.inspectors.base import ScanContext
+    from envtui.inspectors.discovery import ScanCancelled, scan
+    from envtui.model import EnvKind
+
+    make_venv(home / "envs" / "one", "venv")
+    for n in range(300):
+        (home / "tree" / f"d{n}" / "e").mkdir(parents=True)
+    calls = 0
+
+    def cancelled() -> bool:
+        nonlocal calls
+        calls += 1
+        return calls > 3
+
+    with pytest.raises(ScanCancelled):
+        scan(ScanContext(home=home, environ={}, kinds=frozenset({EnvKind.VENV})),
+             cancelled=cancelled)
+    assert calls < 50  # it stopped soon after being told, not after listing everything

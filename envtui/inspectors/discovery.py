@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -190,15 +190,36 @@ def walk(ctx: ScanContext, roots: Iterable[Path], insps: list[Inspector],
     return walker.found
 
 
-def _dedupe(locations: Iterable[Location]) -> list[Location]:
-    """One Location per environment; the first (from a known place, with a hint) wins."""
-    out: dict[str, Location] = {}
-    for loc in locations:
-        key = loc.ref
-        if loc.kind in (EnvKind.VENV, EnvKind.CONDA):
-            key = os.path.realpath(loc.ref)
-        out.setdefault(f"{loc.kind}:{key}", loc)
-    return list(out.values())
+def _identity(loc: Location) -> str:
+    """What makes two Locations the same environment (a prefix's real path, or an ID)."""
+    key = loc.ref
+    if loc.kind in (EnvKind.VENV, EnvKind.CONDA):
+        key = os.path.realpath(loc.ref)
+    return f"{loc.kind}:{key}"
+
+
+class _Reads:
+    """Inspections submitted so far, one per environment; the first Location for it wins."""
+
+    def __init__(self, pool: ThreadPoolExecutor, ctx: ScanContext,
+                 owner: Callable[[Location], Inspector], cache: Cache | None,
+                 refresh: bool) -> None:
+        self.pool, self.ctx, self.owner = pool, ctx, owner
+        self.cache, self.refresh = cache, refresh
+        self.lock = threading.Lock()
+        self.futures: dict[str, Future[Environment]] = {}
+
+    def submit(self, locations: Iterable[Location]) -> None:
+        with self.lock:
+            for loc in locations:
+                key = _identity(loc)
+                if loc.kind in self.ctx.kinds and key not in self.futures:
+                    self.futures[key] = self.pool.submit(
+                        inspect, loc, self.owner(loc), self.cache, self.refresh)
+
+    def locate(self, insp: Inspector) -> None:
+        """Find an inspector's known places and start reading them at once."""
+        self.submit(_locate(insp, self.ctx))
 
 
 def _failed(loc: Location, error: Exception) -> Environment:
@@ -259,25 +280,31 @@ def scan(ctx: ScanContext, *, use_cache: bool = True, refresh: bool = False,
     cache = Cache(ctx.cache_dir) if use_cache else None
     roots = ([ctx.home] if ctx.walk_home else []) + list(ctx.roots)
 
-    with ThreadPoolExecutor(WORKERS, thread_name_prefix="envtui-scan") as pool:
-        located = [pool.submit(_locate, insp, ctx) for insp in insps]
+    pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="envtui-scan")
+    reads = _Reads(pool, ctx, lambda loc: _owner(loc, by_kind), cache, refresh)
+    envs: list[Environment] = []
+    try:
+        # Known places (and the Docker engine) are read while the walk goes on; what the
+        # walk finds is submitted after them, so a known place's manager hint wins.
+        located = [pool.submit(reads.locate, insp) for insp in insps]
         walked = walk(ctx, roots, [i for i in insps if i.markers], progress, is_cancelled)
-        locations = [loc for f in located for loc in f.result()] + walked
-        locations = [loc for loc in _dedupe(locations) if loc.kind in ctx.kinds]
-        total = len(locations)
-        envs: list[Environment] = []
-        futures = [pool.submit(inspect, loc, _owner(loc, by_kind), cache, refresh)
-                   for loc in locations]
+        for f in located:
+            f.result()
+        reads.submit(walked)
+        futures = list(reads.futures.values())
         for done, fut in enumerate(as_completed(futures), 1):
             if is_cancelled():
-                for f in futures:
-                    f.cancel()
                 raise ScanCancelled
             envs.append(fut.result())
             if on_environment:
                 on_environment(envs[-1])
             if progress:
-                progress(done, total, f"read {envs[-1].name or envs[-1].ref}")
+                progress(done, len(futures), f"read {envs[-1].name or envs[-1].ref}")
+    except BaseException:
+        # Cancelled or failed: don't wait for reads in flight (an image may take seconds).
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     return Inventory(tuple(sorted(envs, key=sort_key)), ctx.problems)
 
 
