@@ -110,3 +110,22 @@ def test_config_that_is_not_utf8(home: Path) -> None:
     cfg.write_bytes(b'roots = ["caf\xe9"]\n')
     proc = _run(home, "list")
     assert (proc.returncode, proc.stderr) == (2, f"envtui: error: {cfg}: not valid UTF-8\n")
+
+
+def test_last_used_is_the_newest_evidence(home: Path, wheelhouse: Path) -> None:
+    import os
+    from datetime import UTC, datetime
+
+    def iso(ts: int) -> str:
+        return datetime.fromtimestamp(ts, UTC).isoformat()
+
+    env = make_venv(home / "proj" / ".venv", "uv")
+    old, newer, newest = 1_600_000_000, 1_700_000_000, 1_750_000_000
+    for p in [env, *env.rglob("*")]:
+        os.utime(p, (old, old), follow_symlinks=False)
+    assert _show(home, env)["last_used"] == iso(old) == "2020-09-13T12:26:40+00:00"
+    # A rewritten activation script, then an install (site-packages changes): each counts.
+    os.utime(env / "bin" / "activate", (newer, newer))
+    assert _show(home, env)["last_used"] == iso(newer)
+    os.utime(site_packages(env), (newest, newest))
+    assert _show(home, env)["last_used"] == iso(newest)
