@@ -129,3 +129,14 @@ def test_last_used_is_the_newest_evidence(home: Path, wheelhouse: Path) -> None:
     assert _show(home, env)["last_used"] == iso(newer)
     os.utime(site_packages(env), (newest, newest))
     assert _show(home, env)["last_used"] == iso(newest)
+
+
+def test_direct_url_from_a_real_pip_install(home: Path, wheelhouse: Path) -> None:
+    from tests.envfactory import pip_install
+
+    env = make_venv(home / "proj" / ".venv", "venv")
+    wheel = wheelhouse / "tinydep-0.3-py3-none-any.whl"
+    pip_install(env, wheelhouse, str(wheel))
+    (pkg,) = _show(home, env)["packages"]  # type: ignore[misc]
+    assert (pkg["name"], pkg["installer"], pkg["editable"]) == ("tinydep", "pip", False)
+    assert pkg["direct_url"] == wheel.as_uri()
