@@ -13,8 +13,9 @@ import json
 import os
 import shutil
 import threading
+import time
 from collections.abc import Callable, Coroutine
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +30,9 @@ from textual.widgets.option_list import Option
 from envtui.inspectors.base import ScanContext
 from envtui.model import Environment, EnvKind, Inventory, Package, Problem, environment_from_dict
 from envtui.tui.app import EnvtuiApp
+from envtui.tui.batches import Batcher
 from envtui.tui.format import human_size, location_hints, plural, short_date
-from envtui.tui.index import InventoryIndex
+from envtui.tui.index import InventoryIndex, PartialInventory
 from envtui.tui.screens.inventory import (
     LARGE_INVENTORY,
     InventoryScreen,
@@ -71,11 +73,27 @@ class Cancelled(Exception):
     """What a loader raises when told to stop (like discovery.ScanCancelled)."""
 
 
+@dataclass
+class Stage:
+    """Environments a FixtureLoader reports through `on_environment` before it sets `reached`
+    and waits for `resume` (or, if `cancellable`, for the scan to be cancelled).
+    """
+
+    names: tuple[str, ...]
+    """Which of the loader's environments, by name, in the order they are "read"."""
+    cancellable: bool = True
+    """False: the stage waits out a cancellation, so the scan reports more after it."""
+    reached: threading.Event = field(default_factory=threading.Event)
+    resume: threading.Event = field(default_factory=threading.Event)
+
+
 class FixtureLoader:
     """A loader with discovery.scan's signature that returns the fixture inventory.
 
-    `progress` steps are reported first; with a `gate`, the loader then waits for it to be
-    set (or for the scan to be cancelled), so an in-progress screen can be captured.
+    `progress` steps are reported first, then each of `stages` in turn (environments
+    reported one by one through `on_environment`, then a wait); with a `gate`, the loader
+    then waits for it to be set (or for the scan to be cancelled), so an in-progress
+    screen can be captured.
     """
 
     def __init__(
@@ -83,11 +101,13 @@ class FixtureLoader:
         *,
         gate: threading.Event | None = None,
         steps: tuple[tuple[int, int | None, str], ...] = (),
+        stages: tuple[Stage, ...] = (),
         error: Exception | None = None,
         inventory: Inventory | None = None,
     ) -> None:
         self.gate = gate
         self.steps = steps
+        self.stages = stages
         self.error = error
         self.inventory = inventory or fixture_inventory()
         self.calls = 0
@@ -103,23 +123,34 @@ class FixtureLoader:
         use_cache: bool = True,
         progress: Callable[[int, int | None, str], None] | None = None,
         cancelled: Callable[[], bool] | None = None,
+        on_environment: Callable[[Environment], None] | None = None,
     ) -> Inventory:
         self.calls += 1
         self.options.append({"use_cache": use_cache, "ctx": ctx})
+        gate, stages = self.gate, self.stages  # read once: a test may swap them for the next call
         for step in self.steps:
             if progress:
                 progress(*step)
-        gate = self.gate  # read once: a test may swap it for the next call
+        by_name = {env.name: env for env in self.inventory.environments}
+        for stage in stages:
+            for name in stage.names:
+                if on_environment:
+                    on_environment(by_name[name])
+            stage.reached.set()
+            self._wait(stage.resume, cancelled if stage.cancellable else None)
         if gate is not None:
             self.waiting.set()
-            while not gate.wait(0.01):
-                if cancelled and cancelled():
-                    self.cancelled_calls += 1
-                    self.cancel_seen.set()
-                    raise Cancelled
+            self._wait(gate, cancelled)
         if self.error is not None:
             raise self.error
-        return self.inventory
+        return self.inventory  # read last: a test may change what the scan ends with
+
+    def _wait(self, event: threading.Event, cancelled: Callable[[], bool] | None) -> None:
+        while not event.wait(0.01):
+            if cancelled and cancelled():
+                self.cancelled_calls += 1
+                self.cancel_seen.set()
+                raise Cancelled
 
 
 def run_async(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
@@ -143,6 +174,29 @@ async def settle(pilot: Pilot[Any]) -> None:
     pilot.app.screen.query_one("#filter", Input).cursor_blink = False
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
+
+
+async def until(pilot: Pilot[Any], condition: Callable[[], bool], what: str) -> None:
+    """Let the app run until `condition()` holds.
+
+    Batches of environments come from a timer thread as well as from the scan's, so no
+    fixed number of pauses is enough; the deadline is only a backstop for a broken build.
+    """
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await pilot.pause(0.01)
+
+
+def row_keys(app: EnvtuiApp) -> list[str | None]:
+    return [row.key.value for row in app.screen.query_one(InventoryTable).ordered_rows]
+
+
+def current_env(app: EnvtuiApp) -> str | None:
+    """The name of the highlighted environment (None on a heading or in an empty table)."""
+    table = app.screen.query_one(InventoryTable)
+    env = table.environment(table.current_key)
+    return env.name if env else None
 
 
 def env_rows(app: EnvtuiApp) -> list[str]:
@@ -236,6 +290,29 @@ def test_snapshot_scanning(snap_compare: Any) -> None:
         assert snap_compare(make_app(loader), terminal_size=SIZE, run_before=wait_for_progress)
     finally:
         gate.set()
+
+
+def test_snapshot_filling_in(snap_compare: Any) -> None:
+    """Mid-scan: the environments read so far, grouped and sorted as they will be (not in
+    the order they were read), the first one's details, the progress line.
+    """
+    stage = Stage(("httpie", "ml", "data-tools", "api-dev"))
+    loader = FixtureLoader(steps=((4, 9, "read api-dev"),), stages=(stage,))
+
+    async def wait_for_rows(pilot: Pilot[Any]) -> None:
+        await pilot.pause()
+        pilot.app.screen.query_one("#filter", Input).cursor_blink = False
+        assert stage.reached.wait(5)
+        app = pilot.app
+        assert isinstance(app, EnvtuiApp)
+        expected = ["data-tools", "httpie", "ml", "api-dev"]
+        await until(pilot, lambda: env_rows(app) == expected, "the rows read so far")
+        await pilot.pause()
+
+    try:
+        assert snap_compare(make_app(loader), terminal_size=SIZE, run_before=wait_for_rows)
+    finally:
+        stage.resume.set()
 
 
 # -- behaviour ---------------------------------------------------------------------------
@@ -422,6 +499,279 @@ async def test_rescan_cancels_running_scan() -> None:
         assert not [n for n in app._notifications if n.severity == "error"]
 
 
+# -- a scan that fills the table as it goes ----------------------------------------------
+
+
+@run_async
+async def test_rows_fill_in_while_scanning() -> None:
+    """Read in any order, shown grouped and sorted; an untouched cursor stays on the first
+    row, a moved one on its environment; the finished inventory replaces the partial one.
+    """
+    first = Stage(("httpie", "ml", "data-tools"))  # completion order, not display order
+    second = Stage(("legacy-scraper", "api-server", "base"))
+    app = make_app(FixtureLoader(steps=((3, 9, "read data-tools"),), stages=(first, second)))
+    async with app.run_test(size=SIZE) as pilot:
+        assert first.reached.wait(5)
+        await until(pilot, lambda: len(env_rows(app)) == 3, "the first three environments")
+        assert row_keys(app) == ["kind:venv", "env:0", "env:1", "kind:conda", "env:2"]
+        assert env_rows(app) == ["data-tools", "httpie", "ml"]
+        table = app.screen.query_one(InventoryTable)
+        assert str(table.get_row("kind:venv")[0]) == "Virtual environments (2)"
+        assert str(table.get_row("kind:conda")[0]) == "Conda environments (1)"
+        # httpie was read first, but the untouched cursor stays on the first row.
+        assert table.cursor_row == 1
+        assert current_env(app) == "data-tools"
+        assert detail_text(app).startswith("data-tools")
+        assert package_names(app)[:2] == ["numpy", "pandas"]
+        assert status_text(app).startswith("Scanning… 3/9")
+        assert not app.screen.query_one("#scan-problems").display  # none until the end
+
+        await pilot.press("down")  # the user moves: the cursor now follows httpie
+        assert current_env(app) == "httpie"
+        first.resume.set()
+        assert second.reached.wait(5)
+        await until(pilot, lambda: len(env_rows(app)) == 6, "the next three environments")
+        assert env_rows(app) == [
+            "api-server", "data-tools", "httpie", "legacy-scraper", "base", "ml",
+        ]
+        assert current_env(app) == "httpie"  # two rows further down, still highlighted
+        assert table.cursor_row == 3
+        assert detail_text(app).startswith("httpie")
+
+        await pilot.press("up", "up", "up")  # a heading: the summary counts what is shown
+        assert "environments 4" in detail_text(app)
+        await pilot.press("down", "down", "down")
+
+        second.resume.set()
+        await settle(pilot)
+        assert len(env_rows(app)) == 9
+        assert current_env(app) == "httpie"
+        assert "9 environments · 69 packages" in status_text(app)
+        assert app.screen.query_one("#scan-problems").display
+
+
+@run_async
+async def test_filter_applies_to_rows_read_so_far() -> None:
+    first = Stage(("httpie", "ml", "data-tools"))
+    second = Stage(("base", "api-dev", "api-server"))
+    app = make_app(FixtureLoader(stages=(first, second)))
+    async with app.run_test(size=SIZE) as pilot:
+        assert first.reached.wait(5)
+        await until(pilot, lambda: len(env_rows(app)) == 3, "the first three environments")
+        await pilot.press("slash", *"numpy")
+        assert env_rows(app) == ["data-tools", "ml"]
+        await pilot.press("enter")  # back to the table, on data-tools
+        await pilot.press("down", "down")  # the conda heading, then ml
+        assert current_env(app) == "ml"
+
+        first.resume.set()
+        assert second.reached.wait(5)
+        screen = app.screen
+        assert isinstance(screen, InventoryScreen)
+        await until(pilot, lambda: len(screen.environments) == 6, "the next three environments")
+        assert env_rows(app) == ["data-tools", "ml"]  # none of the newcomers has numpy
+        assert current_env(app) == "ml"
+        app.screen.query_one("#filter", Input).value = "api"
+        await pilot.pause()
+        assert env_rows(app) == ["api-server", "api-dev"]
+
+        second.resume.set()
+        await settle(pilot)
+        assert env_rows(app) == ["api-server", "ada/api-server:latest", "api-dev"]
+        assert "3 of 9 environments match" in status_text(app)
+
+
+@run_async
+async def test_final_inventory_is_authoritative() -> None:
+    """The final inventory replaces what was reported, even where they differ (here it
+    leaves out an environment that was reported, and adds the scan's problems).
+    """
+    stage = Stage(("ml", "httpie", "legacy-scraper"))
+    loader = FixtureLoader(stages=(stage,))
+    final = Inventory(
+        tuple(e for e in loader.inventory.environments if e.name != "legacy-scraper"),
+        loader.inventory.problems,
+    )
+    app = make_app(loader)
+    async with app.run_test(size=SIZE) as pilot:
+        assert stage.reached.wait(5)
+        await until(pilot, lambda: len(env_rows(app)) == 3, "the rows read so far")
+        assert env_rows(app) == ["httpie", "legacy-scraper", "ml"]
+        await pilot.press("down", "down", "down")
+        assert current_env(app) == "ml"
+        assert app.screen.check_action("show_scan_problems", ()) is False
+        loader.inventory = final
+        stage.resume.set()
+        await settle(pilot)
+        assert env_rows(app) == [e.name for e in final.environments]
+        assert current_env(app) == "ml"
+        assert status_text(app).startswith("8 environments")
+        assert app.screen.check_action("show_scan_problems", ()) is True
+
+
+@run_async
+async def test_rescan_drops_the_old_scans_late_results() -> None:
+    old = Stage(("httpie", "ml"), cancellable=False)
+    late = Stage(("legacy-scraper", "base"), cancellable=False)
+    loader = FixtureLoader(stages=(old, late))
+    app = make_app(loader)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, InventoryScreen)
+        assert old.reached.wait(5)
+        await until(pilot, lambda: env_rows(app) == ["httpie", "ml"], "the first scan's rows")
+        old_generation, old_worker = screen._generation, screen._worker
+        assert old_worker is not None
+
+        new = Stage(("api-server",))
+        loader.stages = (new,)
+        await pilot.press("r")
+        # No scan has finished: the cancelled scan's rows go at once.
+        assert "httpie" not in env_rows(app)
+        assert new.reached.wait(5)
+        await until(pilot, lambda: env_rows(app) == ["api-server"], "the new scan's rows")
+        assert status_text(app).startswith("Scanning…")
+
+        # The old scan, cancelled, goes on reading (it ignores `cancelled`) and returns.
+        old.resume.set()
+        assert late.reached.wait(5)
+        late.resume.set()
+        await until(pilot, lambda: old_worker.is_finished, "the old scan to end")
+        await pilot.pause()
+        assert env_rows(app) == ["api-server"]
+        # Even if its messages got through, they are dropped by generation.
+        stale = fixture_inventory()
+        screen.post_message(InventoryScreen.EnvironmentsRead(
+            old_generation, stale.environments, InventoryIndex.build(stale)))
+        screen.post_message(InventoryScreen.InventoryLoaded(
+            old_generation, stale, InventoryIndex.build(stale)))
+        await pilot.pause()
+        assert env_rows(app) == ["api-server"]
+        assert status_text(app).startswith("Scanning…")
+
+        new.resume.set()
+        await settle(pilot)
+        assert len(env_rows(app)) == 9
+        assert status_text(app).startswith("9 environments")
+
+
+@run_async
+async def test_rescan_keeps_the_previous_inventory_until_complete() -> None:
+    loader = FixtureLoader()
+    app = make_app(loader)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("down", "down", "down")
+        assert current_env(app) == "httpie"
+        before = env_rows(app)
+
+        stage = Stage(("api-dev", "httpie"))
+        newcomer = replace(loader.inventory.environments[0], name="aardvark",
+                           path="/home/ada/aardvark/.venv")
+        loader.stages = (stage,)
+        loader.inventory = replace(
+            loader.inventory, environments=(newcomer, *loader.inventory.environments)
+        )
+        await pilot.press("r")
+        assert stage.reached.wait(5)
+        await pilot.pause()
+        assert env_rows(app) == before  # the old rows, complete, until the new ones are
+        assert current_env(app) == "httpie"
+        assert status_text(app).startswith("Rescanning…")
+        assert app.screen.query_one("#scan-problems").display
+
+        stage.resume.set()
+        await settle(pilot)
+        assert env_rows(app)[:2] == ["aardvark", "api-server"]
+        assert current_env(app) == "httpie"
+        assert status_text(app).startswith("10 environments")
+
+
+@run_async
+async def test_failed_scan_keeps_what_it_read() -> None:
+    stage = Stage(("ml", "httpie"))
+    loader = FixtureLoader(stages=(stage,), error=RuntimeError("disk on fire"))
+    app = make_app(loader)
+    async with app.run_test(size=SIZE) as pilot:
+        assert stage.reached.wait(5)
+        stage.resume.set()
+        await until(pilot, lambda: "Scan failed" in status_text(app), "the scan to fail")
+        await until(pilot, lambda: env_rows(app) == ["httpie", "ml"], "the rows read")
+        assert status_text(app) == "Scan failed: disk on fire"
+        assert detail_text(app).startswith("httpie")
+
+        loader.error = None
+        loader.stages = ()
+        await pilot.press("r")
+        await settle(pilot)
+        assert len(env_rows(app)) == 9
+
+
+@run_async
+async def test_thousands_of_environments_are_shown_in_few_rebuilds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first environment read is shown at once; the rest wait for the next batch (an
+    hour away here), then the final inventory: two rebuilds, not a thousand.
+    """
+    monkeypatch.setattr(InventoryScreen, "batch_interval", 3600.0)
+    rebuilds: list[int] = []
+    show = InventoryTable.show
+
+    def counting_show(table: InventoryTable, environments: Any, *args: Any, **kw: Any) -> None:
+        rebuilds.append(len(environments))
+        show(table, environments, *args, **kw)
+
+    monkeypatch.setattr(InventoryTable, "show", counting_show)
+    envs = tuple(
+        Environment(kind=EnvKind.VENV, name=f"env{i:04d}", manager="venv",
+                    path=f"/home/ada/envs/env{i:04d}")
+        for i in range(1000)
+    )
+    stage = Stage(tuple(env.name for env in reversed(envs)))
+    app = make_app(FixtureLoader(stages=(stage,), inventory=Inventory(envs)))
+    async with app.run_test(size=SIZE) as pilot:
+        assert stage.reached.wait(5)
+        await until(pilot, lambda: bool(rebuilds), "the first batch")
+        await pilot.pause()
+        assert rebuilds == [1]
+        assert env_rows(app) == ["env0999"]
+        stage.resume.set()
+        await settle(pilot)
+        assert rebuilds == [1, 1000]
+        assert current_env(app) == "env0000"  # the untouched cursor stayed at the top
+
+
+@run_async
+async def test_rows_arriving_above_keep_the_cursor_on_its_line() -> None:
+    envs = tuple(
+        Environment(kind=EnvKind.VENV, name=f"env{i:02d}", manager="venv",
+                    path=f"/home/ada/envs/env{i:02d}")
+        for i in range(60)
+    )
+    first = Stage(tuple(env.name for env in envs[30:]))
+    second = Stage(tuple(env.name for env in envs[:30]))
+    app = make_app(FixtureLoader(stages=(first, second), inventory=Inventory(envs)))
+    async with app.run_test(size=SIZE) as pilot:
+        assert first.reached.wait(5)
+        await until(pilot, lambda: len(env_rows(app)) == 30, "the first thirty rows")
+        table = app.screen.query_one(InventoryTable)
+        # Past the first screenful (the table scrolls), then back up a few: the cursor is
+        # in the middle of the view, where scrolling it into view would move it.
+        await pilot.press(*["down"] * 20, *["up"] * 5)
+        await pilot.pause()
+        assert current_env(app) == "env45"
+        assert table.scroll_y > 0
+        line = table.cursor_row - table.scroll_y
+        assert 0 < line < table.scrollable_content_region.height - 2
+        first.resume.set()
+        assert second.reached.wait(5)
+        await until(pilot, lambda: len(env_rows(app)) == 60, "the rest")
+        await pilot.pause()
+        assert current_env(app) == "env45"
+        assert table.cursor_row - table.scroll_y == line
+
+
 @run_async
 async def test_q_quits() -> None:
     app = make_app()
@@ -526,10 +876,10 @@ async def test_large_inventory_is_filtered_once_typing_pauses() -> None:
         rebuilds = 0
         show = table.show
 
-        def counting_show(*args: Any) -> None:
+        def counting_show(*args: Any, **kwargs: Any) -> None:
             nonlocal rebuilds
             rebuilds += 1
-            show(*args)
+            show(*args, **kwargs)
 
         table.show = counting_show  # type: ignore[method-assign]
         # A pause longer than any keystroke takes, even on a loaded machine.
@@ -953,6 +1303,76 @@ def test_index_matches_terms() -> None:
     assert index.matches("~/.virtualenvs") == [2]
     assert index.matches("ada/api-server:0.3.0") == [7]
     assert index.problem_counts == (0, 0, 0, 0, 2, 0, 0, 0, 0)
+
+
+def test_partial_inventory_is_kept_in_inventory_order() -> None:
+    inventory = fixture_inventory()
+    by_name = {env.name: env for env in inventory.environments}
+    partial = PartialInventory()
+    for names in (["api-dev", "ml"], ["legacy-scraper"], ["api-server", "base"]):
+        batch = Inventory(tuple(by_name[name] for name in names))
+        partial.add(batch.environments, InventoryIndex.build(batch, "/home/ada"))
+    assert len(partial) == 5
+    shown, index = partial.view()
+    assert [env.name for env in shown.environments] == [
+        "api-server", "legacy-scraper", "base", "ml", "api-dev",
+    ]
+    assert index == InventoryIndex.build(shown, "/home/ada")  # aligned with the order
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_batcher_sends_the_first_at_once_and_the_rest_per_interval() -> None:
+    sent: list[list[int]] = []
+    clock = FakeClock()
+    batcher: Batcher[int] = Batcher(sent.append, 3600, clock=clock)
+    for item in range(5):
+        batcher.add(item)
+    assert sent == [[0]]  # the others wait for the interval (its timer is an hour away)
+    clock.now += 3600
+    batcher.add(5)
+    assert sent == [[0], [1, 2, 3, 4, 5]]
+    batcher.add(6)
+    batcher.close(flush=True)
+    assert sent == [[0], [1, 2, 3, 4, 5], [6]]
+    batcher.add(7)  # closed
+    batcher.close(flush=True)
+    assert sent == [[0], [1, 2, 3, 4, 5], [6]]
+
+
+def test_batcher_close_without_flush_drops_the_rest() -> None:
+    sent: list[list[int]] = []
+    batcher: Batcher[int] = Batcher(sent.append, 3600)
+    batcher.add(1)
+    batcher.add(2)
+    batcher.close(flush=False)
+    assert sent == [[1]]
+
+
+def test_batcher_timer_sends_what_waits() -> None:
+    """A slow item after a quick one must not hold the quick one back: the timer sends it."""
+    sent: list[list[int]] = []
+    arrived = threading.Event()
+
+    def send(batch: list[int]) -> None:
+        sent.append(batch)
+        if len(sent) == 2:
+            arrived.set()
+
+    batcher: Batcher[int] = Batcher(send, 0.05)
+    batcher.add(1)
+    batcher.add(2)
+    batcher.add(3)
+    assert arrived.wait(10)
+    assert sent == [[1], [2, 3]]
+    batcher.close(flush=True)
+    assert sent == [[1], [2, 3]]
 
 
 def test_index_without_home_has_no_tilde_paths() -> None:

@@ -23,7 +23,8 @@ class EnvironmentCommandTarget(Protocol):
 
     @property
     def environments(self) -> Sequence[Environment]:
-        """Every environment of the last finished scan, in inventory order."""
+        """Every environment shown, in inventory order (the last finished scan's, or those
+        the running scan has read so far)."""
         ...
 
     @property

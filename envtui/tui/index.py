@@ -58,3 +58,42 @@ class InventoryIndex:
         if not terms:
             return None
         return [i for i, hay in enumerate(self.haystacks) if all(t in hay for t in terms)]
+
+
+class PartialInventory:
+    """The environments a running scan has read so far, with their index entries, kept in
+    the order the finished inventory will have (kind, then name), so rows do not move
+    when the final inventory replaces them.
+    """
+
+    def __init__(self) -> None:
+        # (sort key, environment, haystack, problem count)
+        self._entries: list[tuple[tuple[int, str, str], Environment, str, int]] = []
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def add(self, environments: Sequence[Environment], index: InventoryIndex) -> None:
+        """Add a batch of environments and their index (aligned with `environments`)."""
+        # The scan's own order, so the final inventory does not reshuffle the rows. Imported
+        # here because the scanning machinery is not needed until a scan reports something.
+        from envtui.inspectors.discovery import sort_key
+
+        self._entries.extend(
+            (sort_key(env), env, hay, count)
+            for env, hay, count in zip(
+                environments, index.haystacks, index.problem_counts, strict=True
+            )
+        )
+        # Timsort merges the sorted run of earlier entries with the new ones cheaply.
+        self._entries.sort(key=lambda entry: entry[0])
+
+    def view(self) -> tuple[Inventory, InventoryIndex]:
+        """Everything read so far as an inventory (with no scan problems yet) and its index."""
+        return (
+            Inventory(tuple(entry[1] for entry in self._entries)),
+            InventoryIndex(
+                haystacks=tuple(entry[2] for entry in self._entries),
+                problem_counts=tuple(entry[3] for entry in self._entries),
+            ),
+        )

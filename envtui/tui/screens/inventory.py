@@ -2,10 +2,15 @@
 
 The screen paints at once and fills in from a thread worker that runs the loader (the
 discovery scan) and only posts messages back; widgets are touched on the event loop alone.
+
+The first scan fills the table as it goes: environments arrive in batches while the scan
+runs, are shown in the final table's order, and are replaced by the finished inventory
+(sorted, with the scan's problems). A rescan is different: see `action_rescan_inventory`.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import ClassVar
 
@@ -23,9 +28,10 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from envtui.inspectors.base import ScanContext
 from envtui.model import Environment, Inventory, Problem
+from envtui.tui.batches import Batcher
 from envtui.tui.commands import EnvironmentCommands
 from envtui.tui.format import printable
-from envtui.tui.index import InventoryIndex
+from envtui.tui.index import InventoryIndex, PartialInventory
 from envtui.tui.widgets.detail import EnvironmentDetail
 from envtui.tui.widgets.inventory_table import InventoryTable, env_key
 from envtui.tui.widgets.scan_status import ScanProblems, ScanStatus
@@ -36,8 +42,16 @@ LARGE_INVENTORY = 300
 FILTER_DELAY = 0.25
 """Seconds without a keystroke before a large inventory is re-filtered."""
 
+BATCH_INTERVAL = 0.2
+"""Seconds between batches of environments sent from the scanning thread."""
+
+PARTIAL_REFRESH_SHARE = 0.25
+"""The most of its time the screen spends re-showing a running scan's table: after a rebuild
+that took t seconds, the next waits t / share (thousands of rows take a while to build)."""
+
 Loader = Callable[..., Inventory]
-"""`discovery.scan`'s signature: (ctx, *, use_cache, progress, cancelled) -> Inventory."""
+"""`discovery.scan`'s signature: (ctx, *, use_cache, progress, cancelled, on_environment)
+-> Inventory."""
 
 
 class InventoryScreen(Screen[None]):
@@ -45,6 +59,9 @@ class InventoryScreen(Screen[None]):
 
     filter_delay: float = FILTER_DELAY
     """Typing pause before a large inventory is re-filtered (tests lengthen it)."""
+
+    batch_interval: float = BATCH_INTERVAL
+    """Seconds between batches of environments read by a running scan."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
@@ -101,6 +118,20 @@ class InventoryScreen(Screen[None]):
             """Only the newest progress matters."""
             return isinstance(message, InventoryScreen.ScanProgressed)
 
+    class EnvironmentsRead(Message):
+        """The running scan read these environments (a batch, in the order they were read)."""
+
+        def __init__(
+            self, generation: int, environments: tuple[Environment, ...], index: InventoryIndex
+        ) -> None:
+            super().__init__()
+            self.generation = generation
+            """Which scan read them (older scans' batches are dropped)."""
+            self.environments = environments
+            """The environments read since the previous batch."""
+            self.index = index
+            """Their filter index, built in the worker thread."""
+
     class InventoryLoaded(Message):
         """A scan finished with this inventory and its search index."""
 
@@ -117,8 +148,12 @@ class InventoryScreen(Screen[None]):
         super().__init__()
         self._ctx = ctx
         self._loader = loader
-        self._inventory: Inventory | None = None
-        self._index = InventoryIndex()
+        self._inventory: Inventory | None = None  # the last finished scan's
+        self._shown: Inventory | None = None  # what the table shows: that, or a partial one
+        self._index = InventoryIndex()  # the filter's index of `_shown`
+        self._partial = PartialInventory()  # what the running scan has read so far
+        self._partial_timer: Timer | None = None
+        self._partial_due = 0.0  # monotonic time before which it is not re-shown
         self._generation = 0
         self._worker: Worker[None] | None = None
         self._scanning = False
@@ -153,8 +188,10 @@ class InventoryScreen(Screen[None]):
 
     @property
     def environments(self) -> Sequence[Environment]:
-        """Every environment of the last finished scan, in inventory order."""
-        return self._inventory.environments if self._inventory else ()
+        """Every environment the table can show, in inventory order: the last finished
+        scan's, or, before one finished, those the running scan has read so far.
+        """
+        return self._shown.environments if self._shown else ()
 
     @property
     def scan_problems(self) -> Sequence[Problem]:
@@ -194,10 +231,26 @@ class InventoryScreen(Screen[None]):
         self.query_one(EnvironmentDetail).show_scan_problems(self.scan_problems)
 
     def action_rescan_inventory(self) -> None:
-        """Start a scan; the exclusive worker group cancels one already running."""
+        """Start a scan; the exclusive worker group cancels one already running.
+
+        Once a scan has finished, a rescan keeps its complete table in place, selection and
+        filter included, with the status line saying "Rescanning…", and swaps in the new
+        inventory when it is complete. Filling the table again from nothing (or mixing old
+        rows with new ones) would make rows vanish and come back under the cursor for the
+        length of the scan, only to end with nearly the same table; the old rows are a
+        better picture of the machine than a partial new one. Before any scan finished,
+        there is no such picture: the new scan's environments are shown as they are read,
+        and what a cancelled or failed scan had read goes at once (its batches still in
+        flight are dropped by generation), so nothing of it shows after the new one started.
+        """
         self._generation += 1
         self._scanning = True
-        self.query_one(ScanStatus).scanning()
+        self._drop_partial()
+        if self._inventory is None and self._shown is not None:
+            self._shown, self._index = None, InventoryIndex()
+            self.query_one(InventoryTable).show((), self._index, None)
+            self.query_one(EnvironmentDetail).show_message("Scanning for environments…")
+        self.query_one(ScanStatus).scanning(again=self._inventory is not None)
         self._worker = self.scan_inventory(self._generation)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -218,24 +271,38 @@ class InventoryScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="scan", exit_on_error=False)
     def scan_inventory(self, generation: int) -> None:
-        """Run the loader in a thread, posting progress and the result as messages."""
+        """Run the loader in a thread, posting progress, batches of the environments read
+        (at most one per `batch_interval`) and the result as messages.
+        """
         worker = get_current_worker()
 
         def progress(done: int, total: int | None, label: str) -> None:
             if not worker.is_cancelled:
                 self.post_message(self.ScanProgressed(generation, done, total, label))
 
+        def send(environments: list[Environment]) -> None:
+            if not worker.is_cancelled:
+                batch = Inventory(tuple(environments))
+                index = InventoryIndex.build(batch, self.home)
+                self.post_message(self.EnvironmentsRead(generation, batch.environments, index))
+
+        batches = Batcher(send, self.batch_interval)
         try:
             inventory = self._loader(
                 self._ctx,
                 use_cache=True,
                 progress=progress,
                 cancelled=lambda: worker.is_cancelled,
+                on_environment=batches.add,
             )
         except Exception:
             if worker.is_cancelled:  # the loader's way of stopping early (ScanCancelled)
                 return
+            batches.close(flush=True)  # what was read before the failure is all there is
             raise
+        finally:
+            # On success the inventory, posted next, holds every environment still queued.
+            batches.close(flush=False)
         if worker.is_cancelled:
             return
         index = InventoryIndex.build(inventory, self.home)
@@ -244,17 +311,55 @@ class InventoryScreen(Screen[None]):
     @on(ScanProgressed)
     def _show_progress(self, message: ScanProgressed) -> None:
         if message.generation == self._generation:
-            self.query_one(ScanStatus).scanning(message.done, message.total, message.label)
+            self.query_one(ScanStatus).scanning(
+                message.done, message.total, message.label, again=self._inventory is not None
+            )
+
+    @on(EnvironmentsRead)
+    def _add_environments(self, message: EnvironmentsRead) -> None:
+        if message.generation != self._generation or not self._scanning:
+            return  # a cancelled scan's, or one that arrived after the inventory
+        if self._inventory is not None:
+            return  # a rescan: the previous inventory stays until the new one is complete
+        self._partial.add(message.environments, message.index)
+        if self._partial_timer is None:
+            wait = self._partial_due - time.monotonic()
+            if wait > 0:
+                self._partial_timer = self.set_timer(wait, self._show_partial)
+            else:
+                self._show_partial()
+
+    def _show_partial(self) -> None:
+        """Show what the running scan has read so far, then hold off the next rebuild so it
+        takes at most PARTIAL_REFRESH_SHARE of the time.
+        """
+        self._partial_timer = None
+        if self._inventory is not None or not len(self._partial):
+            return
+        started = time.monotonic()
+        self._shown, self._index = self._partial.view()
+        self._apply_filter(keep_top=True)
+        took = time.monotonic() - started
+        self._partial_due = started + took / PARTIAL_REFRESH_SHARE
+
+    def _drop_partial(self) -> None:
+        self._partial = PartialInventory()
+        self._partial_due = 0.0
+        if self._partial_timer is not None:
+            self._partial_timer.stop()
+            self._partial_timer = None
 
     @on(InventoryLoaded)
     def _show_inventory(self, message: InventoryLoaded) -> None:
         if message.generation != self._generation:
             return
         self._scanning = False
-        self._inventory = message.inventory
+        self._drop_partial()
+        replaces_partial = self._shown is not self._inventory
+        self._inventory = self._shown = message.inventory
         self._index = message.index
         self.query_one(ScanProblems).show(message.inventory.problems)
-        self._apply_filter()
+        self._apply_filter(keep_top=replaces_partial)
         self.refresh_bindings()  # "scan problems" comes and goes with them
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -265,7 +370,7 @@ class InventoryScreen(Screen[None]):
         error = event.worker.error
         text = printable(str(error) or type(error).__name__)
         self.query_one(ScanStatus).failed(text)
-        if self._inventory is None:
+        if not self.environments:
             self.query_one(EnvironmentDetail).show_message("No inventory: the scan failed.")
         self.notify(text, title="Scan failed", severity="error", timeout=10, markup=False)
 
@@ -297,14 +402,20 @@ class InventoryScreen(Screen[None]):
         """Footer hints depend on where the focus is (see `check_action`)."""
         self.refresh_bindings()
 
-    def _apply_filter(self) -> None:
-        if self._inventory is None:
+    def _apply_filter(self, *, keep_top: bool = False) -> None:
+        """Show the environments matching the filter (see `InventoryTable.show` for
+        `keep_top`); also the pending filter's timer callback.
+        """
+        if self._pending_filter is not None:  # this applies the query typed so far
+            self._pending_filter.stop()
+            self._pending_filter = None
+        if self._shown is None:
             return
         query = self._applied_query = self.query_one("#filter", Input).value
         visible = self._index.matches(query)
-        environments = self._inventory.environments
-        self.query_one(InventoryTable).show(environments, self._index, visible)
-        if not self._scanning:
+        environments = self._shown.environments
+        self.query_one(InventoryTable).show(environments, self._index, visible, keep_top=keep_top)
+        if not self._scanning and self._shown is self._inventory:  # not a failed scan's part
             self.query_one(ScanStatus).finished(environments, self._index, visible)
         self._update_detail()
 
@@ -320,7 +431,9 @@ class InventoryScreen(Screen[None]):
         elif kind is not None:
             detail.show_group(kind, *table.group_members(kind))
         elif not self.environments:
-            detail.show_message("No environments found.")
+            detail.show_message(
+                "Scanning for environments…" if self._scanning else "No environments found."
+            )
         else:
             query = printable(self.query_one("#filter", Input).value)
             detail.show_message(f"No environment matches “{query}”.")

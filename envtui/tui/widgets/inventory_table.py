@@ -108,7 +108,8 @@ class InventoryTable(DataTable[Text]):
 
     Rows are keyed `kind:<kind>` for headings and `env:<index into the inventory>` for
     environments. The highlighted environment is followed by its kind and `ref` across
-    re-filtering and rescans, where its index may change.
+    re-filtering, rows arriving from a running scan and rescans, where its index may change,
+    and stays on the same line of the view while rows come and go above it.
 
     Columns are rebuilt with the rows, so their widths follow what is shown: names are cut
     with an ellipsis at NAME_CAP (or less on a narrow terminal, where "last used" goes
@@ -132,6 +133,7 @@ class InventoryTable(DataTable[Text]):
         self._widths: dict[str, int] = {}
         self._layout: _Layout = ((), 0)
         self._styles: dict[str, Style] = {}
+        self._cursor_line: int | None = None  # where to scroll the cursor back to, once measured
 
     def on_mount(self) -> None:
         """Show the headers while the first scan runs; restyle the rows when the theme
@@ -153,12 +155,20 @@ class InventoryTable(DataTable[Text]):
         environments: Sequence[Environment],
         index: InventoryIndex,
         visible: Sequence[int] | None,
+        *,
+        keep_top: bool = False,
     ) -> None:
         """Display `environments` (inventory order), only those at `visible` if not None.
 
-        The highlighted environment stays highlighted when it is still shown.
+        The highlighted environment stays highlighted when it is still shown; with
+        `keep_top`, a cursor on the first environment row (where a new table starts it)
+        stays on that row, whichever environment is first now: a table filling in while
+        the user has not moved keeps showing its top.
         """
-        anchor = self._anchor()
+        at_top = (
+            keep_top and self.cursor_row == 1 and self.environment(self.current_key) is not None
+        )
+        anchor = None if at_top else self._anchor()
         if environments is not self._environments:
             self._hints = _hints(environments, self._home)
         self._environments = environments
@@ -249,6 +259,11 @@ class InventoryTable(DataTable[Text]):
             for key, label in COLUMNS
         }
         self._layout = columns, cap = self._fit()
+        # The cursor's line in the view (or, if the last rebuild's scrolling is still to
+        # come, the line it will restore: `clear` has scrolled to the top since).
+        line = self._cursor_line
+        if line is None:
+            line = self.cursor_row - round(self.scroll_y)
         self.clear(columns=True)
         for key, label in COLUMNS:
             if key in columns:
@@ -256,9 +271,22 @@ class InventoryTable(DataTable[Text]):
         for row_key, cells in rows:
             self._fit_name(row_key, cells, cap)
             self.add_row(*(cells[key] for key in columns), key=row_key)
-        if not self._restore(anchor) and self.row_count > 1:
-            # Start on the first environment rather than on a heading.
-            self.move_cursor(row=1, column=0)
+        if self._restore(anchor):
+            # `clear` scrolled to the top; scroll back so the row does not jump on screen.
+            if self._cursor_line is None:
+                self.call_after_refresh(self._scroll_cursor_to_line)
+            self._cursor_line = line
+        else:
+            self._cursor_line = None
+            if self.row_count > 1:
+                # Start on the first environment rather than on a heading.
+                self.move_cursor(row=1, column=0)
+
+    def _scroll_cursor_to_line(self) -> None:
+        # Runs after `move_cursor`'s own scrolling, once the new rows are measured.
+        line, self._cursor_line = self._cursor_line, None
+        if line is not None:
+            self.scroll_to(y=max(self.cursor_row - line, 0), animate=False, force=True)
 
     def _fit_name(self, row_key: str, cells: _Cells, cap: int) -> None:
         kind = self.kind(row_key)

@@ -30,10 +30,15 @@ class ScanStatus(Horizontal):
         bar.display = False  # until a scan reports a total
         yield bar
 
-    def scanning(self, done: int = 0, total: int | None = None, label: str = "") -> None:
-        """Show the progress of the running scan."""
+    def scanning(
+        self, done: int = 0, total: int | None = None, label: str = "", *, again: bool = False
+    ) -> None:
+        """Show the progress of the running scan; `again` says it is a rescan, so the rows
+        shown are the previous scan's.
+        """
         count = f"{done}/{total}" if total is not None else f"{done}"
-        parts: list[str | tuple[str, str]] = [("Scanning… ", "bold $text-accent"), count]
+        title = "Rescanning… " if again else "Scanning… "
+        parts: list[str | tuple[str, str]] = [(title, "bold $text-accent"), count]
         label = progress_label(label)
         if label:
             parts += ["  ", (label, "$text-muted")]
