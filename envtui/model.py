@@ -33,6 +33,11 @@ class ProblemKind(StrEnum):
     SECURITY = "security"
     ENGINE = "engine"
     CONDA_PIP_MISMATCH = "conda-pip-mismatch"
+    CONFLICT = "conflict"
+    MISSING = "missing"
+    CYCLE = "cycle"
+    REQUIRES_PYTHON = "requires-python"
+    PIN_CONFLICT = "pin-conflict"
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,8 @@ class Problem:
     """That package's installed version, when known."""
     requirement: str | None = None
     """The requirement involved, for dependency problems."""
+    files: tuple[str, ...] = ()
+    """`path:line` of each side, for contradictory pins in project files."""
 
     def __str__(self) -> str:
         return self.detail
@@ -165,7 +172,10 @@ def canonical_name(name: str) -> str:
 
 
 def problem_to_dict(p: Problem) -> dict[str, Any]:
-    return {k: v for k, v in asdict(p).items() if v is not None}
+    d = {k: v for k, v in asdict(p).items() if v is not None and k != "files"}
+    if p.files:
+        d["files"] = list(p.files)
+    return d
 
 
 def package_to_dict(p: Package) -> dict[str, Any]:
@@ -200,7 +210,7 @@ def environment_to_dict(env: Environment, *, with_packages: bool = True) -> dict
 
 
 def _problem(d: dict[str, Any]) -> Problem:
-    return Problem(**d)
+    return Problem(**{**d, "files": tuple(d.get("files", ()))})
 
 
 def package_from_dict(d: dict[str, Any]) -> Package:
