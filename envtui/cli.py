@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from envtui import __version__
-from envtui.format import human_size, printable, short_time
-from envtui.model import Environment, EnvKind, Inventory, environment_to_dict
+from envtui.format import human_size, plural, printable, short_time
+from envtui.model import Environment, EnvKind, Inventory, environment_to_dict, problem_to_dict
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -51,7 +51,32 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("env", metavar="ENV",
                       help="a path, a unique name, image:REF or container:NAME")
     scan_options(show)
+
+    tree = sub.add_parser("tree", help="an environment's dependency tree")
+    tree.add_argument("env", metavar="ENV",
+                      help="a path, a unique name, KIND:NAME (image:REF, container:NAME)")
+    tree.add_argument("--reverse", action="store_true",
+                      help="dependents instead of dependencies: why is this installed?")
+    tree.add_argument("--package", metavar="NAME", help="only the tree of this package")
+    tree.add_argument("--depth", type=_depth, metavar="N", help="show N levels below the roots")
+    scan_options(tree)
+
+    check = sub.add_parser(
+        "check", help="dependency problems of environments (all when none is named)")
+    check.add_argument("targets", nargs="*", metavar="ENV",
+                       help="environments (path, name, KIND:NAME); all when none is given")
+    scan_options(check)
     return p
+
+
+def _depth(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 0")
+    return n
 
 
 def _context(args: argparse.Namespace, kinds: frozenset[EnvKind] = frozenset(EnvKind)) -> Any:
@@ -145,26 +170,27 @@ def _print_scan_problems(inv: Inventory) -> None:
         print(f"envtui: {printable(str(problem))}", file=sys.stderr)
 
 
-def _find(args: argparse.Namespace) -> Environment:
+def _find(args: argparse.Namespace, ref: str | None = None) -> Environment:
     from envtui.inspectors.discovery import find_environment, inspect_path
 
-    path = Path(args.env)
+    ref = args.env if ref is None else ref
+    path = Path(ref)
     if path.is_dir():
         env = inspect_path(_context(args), path, refresh=args.refresh)
         if env is not None:
             return env
         inner = [n for n in (".venv", "venv") if (path / n / "pyvenv.cfg").is_file()]
         hint = f"; did you mean {path / inner[0]}?" if inner else ""
-        raise UsageError(f"{args.env}: not an environment (no pyvenv.cfg or conda-meta){hint}")
-    if os.sep in args.env and ":" not in args.env:
+        raise UsageError(f"{ref}: not an environment (no pyvenv.cfg or conda-meta){hint}")
+    if os.sep in ref and ":" not in ref:
         why = "not a directory" if path.exists() else "no such path"
-        raise UsageError(f"{args.env}: {why}")
+        raise UsageError(f"{ref}: {why}")
     kinds = frozenset(EnvKind)
-    prefix = args.env.partition(":")[0]
+    prefix = ref.partition(":")[0]
     if prefix in ("image", "container"):
         kinds = frozenset({EnvKind(prefix)})
     try:
-        return find_environment(_scan(args, kinds), args.env)
+        return find_environment(_scan(args, kinds), ref)
     except LookupError as e:
         raise UsageError(str(e)) from None
 
@@ -203,6 +229,49 @@ def _fact(value: object) -> str:
     return "" if value is None else str(value)
 
 
+def cmd_tree(args: argparse.Namespace) -> int:
+    from envtui.resolver.graph import build_graph
+    from envtui.resolver.tree import UnknownPackage, dependency_tree, render_text
+
+    env = _find(args)
+    try:
+        roots = dependency_tree(build_graph(env), reverse=args.reverse, package=args.package,
+                                depth=args.depth)
+    except UnknownPackage as e:
+        raise UsageError(f"{e} ({env.ref})") from None
+    if args.json:
+        print(json.dumps(roots, indent=2))
+    elif roots:
+        for line in render_text(roots, reverse=args.reverse).splitlines():
+            print(printable(line))
+    return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from envtui.resolver.checks import check_environment
+
+    if args.targets:
+        envs = [_find(args, ref) for ref in args.targets]
+    else:
+        inv = _scan(args, frozenset(EnvKind))
+        _print_scan_problems(inv)
+        envs = list(inv.environments)
+    found = [(env, check_environment(env)) for env in envs]
+    if args.json:
+        print(json.dumps([{"env": env.ref, **problem_to_dict(p)}
+                          for env, problems in found for p in problems], indent=2))
+    else:
+        for env, problems in found:
+            if problems:
+                print(printable(f"{env.ref} ({env.kind.value}, {env.manager})"))
+                for p in problems:
+                    print(f"  {printable(str(p))}")
+        total = sum(len(p) for _, p in found)
+        print(f"{plural(total, 'problem')} in {plural(len(found), 'environment')}"
+              if total else f"no problems in {plural(len(found), 'environment')}")
+    return EXIT_PROBLEMS if any(p for _, p in found) else EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from envtui.config import ConfigError
 
@@ -212,6 +281,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_list(args)
         if args.command == "show":
             return cmd_show(args)
+        if args.command == "tree":
+            return cmd_tree(args)
+        if args.command == "check":
+            return cmd_check(args)
         return _open_app()
     except (UsageError, ConfigError) as e:
         print(f"envtui: error: {e}", file=sys.stderr)
