@@ -9,6 +9,7 @@ match specs. In a conda environment both live in one graph, keyed by normalised 
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -162,13 +163,30 @@ def _edges(graph: DependencyGraph, pkg: Package, values: Mapping[str, str],
             continue  # one edge per dependency; a self-reference adds nothing
         seen.add(key)
         child = graph.packages.get(key)
-        spec = str(req.specifier)
+        spec = written_specifier(raw) if req.specifier else ""
         yield Edge(
             parent=pkg.key, child=key, name=req.name, requirement=raw, specifier=spec or ANY,
             extras=tuple(sorted(canonical_name(x) for x in req.extras)),
             installed=child.version if child else None,
             satisfied=child is not None and _python_satisfied(spec, child.version),
         )
+
+
+_NAME_AND_EXTRAS = re.compile(r"^\s*[A-Za-z0-9][A-Za-z0-9._-]*\s*(\[[^\]]*\])?")
+
+
+def written_specifier(requirement: str) -> str:
+    """The version specifier as the requirement writes it, spaces and parentheses removed.
+
+    `Foo (>=0.1, <3)` -> `>=0.1,<3`. Not packaging's str(SpecifierSet), which sorts the
+    clauses: users (and pipdeptree) see them in the order the metadata gives.
+    """
+    head = requirement.split(";", 1)[0]
+    rest = _NAME_AND_EXTRAS.sub("", head, count=1).strip()
+    if rest.startswith("@"):
+        return ""  # a direct URL, not a version range
+    rest = rest.strip("()")
+    return ",".join("".join(part.split()) for part in rest.split(",") if part.strip())
 
 
 @functools.lru_cache(maxsize=65536)
