@@ -1,0 +1,88 @@
+"""`envtui tree` and `envtui check` through the real command, on real venvs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.envfactory import make_venv, uv_install
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "envtui", *args], capture_output=True,
+                          text=True, timeout=120, stdin=subprocess.DEVNULL)
+
+
+@pytest.fixture
+def machine(home: Path, wheelhouse: Path) -> dict[str, Path]:
+    bad = make_venv(home / "code" / "bad" / ".venv", "uv")
+    uv_install(bad, wheelhouse, "--no-deps", "oldlib", "numpy==2.1.0", "hello-world")
+    good = make_venv(home / "code" / "good" / ".venv", "uv")
+    uv_install(good, wheelhouse, "oldlib", "numpy==1.26.4")
+    return {"bad": bad, "good": good}
+
+
+def test_tree_json_contract(machine: dict[str, Path]) -> None:
+    proc = _run("tree", str(machine["bad"]), "--json")
+    assert proc.returncode == 0, proc.stderr
+    roots = json.loads(proc.stdout)
+    assert [(r["name"], r["version"], r["required"]) for r in roots] == [
+        ("Hello_World", "0.1.0", "Any"), ("oldlib", "1.0", "Any")]
+    hello, oldlib = roots
+    assert [(c["name"], c["version"], c["required"], c["missing"]) for c in hello["children"]] \
+        == [("tinydep", None, ">=0.1", True)]
+    assert [(c["name"], c["version"], c["required"], c["conflict"])
+            for c in oldlib["children"]] == [("numpy", "2.1.0", "<2", True)]
+
+
+def test_tree_text_reverse_package_depth(machine: dict[str, Path]) -> None:
+    proc = _run("tree", str(machine["bad"]), "--reverse", "--package", "NumPy")
+    assert proc.stdout.splitlines() == ["numpy==2.1.0", "└── oldlib==1.0 [requires: <2] !conflict"]
+    proc = _run("tree", str(machine["good"]), "--depth", "0")
+    assert proc.stdout.splitlines() == ["oldlib==1.0"]
+
+
+@pytest.mark.parametrize(("args", "stderr"), [
+    (["--package", "nope"], "envtui: error: 'nope' is not installed in this environment"),
+])
+def test_tree_bad_package(machine: dict[str, Path], args: list[str], stderr: str) -> None:
+    proc = _run("tree", str(machine["good"]), *args)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(stderr)
+
+
+def test_tree_bad_depth(machine: dict[str, Path]) -> None:
+    proc = _run("tree", str(machine["good"]), "--depth", "-1")
+    assert proc.returncode == 2
+    assert "'-1' is not a whole number >= 0" in proc.stderr
+
+
+def test_check_named_environments_exit_codes(machine: dict[str, Path]) -> None:
+    good = _run("check", str(machine["good"]))
+    assert (good.returncode, good.stdout) == (0, "no problems in 1 environment\n")
+    bad = _run("check", str(machine["bad"]), "--json")
+    assert bad.returncode == 1
+    assert json.loads(bad.stdout) == [
+        {"env": str(machine["bad"]), "kind": "missing",
+         "detail": "Hello_World 0.1.0 requires tinydep>=0.1, which is not installed",
+         "package": "Hello_World", "version": "0.1.0", "requirement": "tinydep>=0.1"},
+        {"env": str(machine["bad"]), "kind": "conflict",
+         "detail": "oldlib 1.0 requires numpy<2, but numpy 2.1.0 is installed",
+         "package": "oldlib", "version": "1.0", "requirement": "numpy<2"},
+    ]
+
+
+def test_check_whole_machine(machine: dict[str, Path], home: Path,
+                             monkeypatch: pytest.MonkeyPatch) -> None:
+    # Only this HOME's environments: no Docker engine (other tests' images live there).
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{home}/no-engine.sock")
+    proc = _run("check")
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("envtui: Docker engine at unix://")
+    lines = proc.stdout.splitlines()
+    assert lines[0] == f"{machine['bad']} (venv, uv)"
+    assert lines[-1] == "2 problems in 2 environments"
