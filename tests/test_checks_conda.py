@@ -13,22 +13,22 @@ from envtui.resolver.graph import build_graph
 from envtui.resolver.tree import dependency_tree
 from tests.conda_channel import copy_env
 from tests.test_conda import Fixture
-from tests.test_conda import conda as conda_machine  # noqa: F401 - the fixture
+from tests.test_conda import conda_fixture  # noqa: F401 - registers `conda`
 
 
 def _read(prefix: Path) -> Environment:
     return CondaInspector(system_roots=()).read(Location(EnvKind.CONDA, str(prefix)))
 
 
-def test_consistent_conda_env_has_no_dependency_problems(conda_machine: Fixture) -> None:
-    env = _read(conda_machine.m.data)
+def test_consistent_conda_env_has_no_dependency_problems(conda: Fixture) -> None:
+    env = _read(conda.m.data)
     assert [p for p in check_environment(env) if p.kind in ("conflict", "missing")] == []
     (numpy,) = dependency_tree(build_graph(env), reverse=True, package="zlib")[0]["children"]
     assert (numpy["name"], numpy["required"]) == ("numpy", ">=1.3.1,<2.0a0")
 
 
-def test_record_violating_a_depends_spec(conda_machine: Fixture, tmp_path: Path) -> None:
-    env_dir = copy_env(conda_machine.m.data, tmp_path / "data")
+def test_record_violating_a_depends_spec(conda: Fixture, tmp_path: Path) -> None:
+    env_dir = copy_env(conda.m.data, tmp_path / "data")
     record = next((env_dir / "conda-meta").glob("numpy-*.json"))
     data = json.loads(record.read_text())
     # As if zlib had been swapped under numpy: numpy's record wants zlib 2.x.

@@ -49,8 +49,8 @@ class Fixture:
     pip_installer: str
 
 
-@pytest.fixture(scope="session")
-def conda(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> Fixture:
+@pytest.fixture(scope="session", name="conda")
+def conda_fixture(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> Fixture:
     m = make_machine(tmp_path_factory.mktemp("conda-machine"))
     installer = pip_install(m.data / SP, wheelhouse, "hello-world")
     return Fixture(m, installer)
