@@ -12,8 +12,10 @@ from envtui.resolver.checks import check_environment
 from envtui.resolver.graph import build_graph
 from envtui.resolver.tree import dependency_tree
 from tests.conda_channel import copy_env
-from tests.test_conda import Fixture
-from tests.test_conda import conda_fixture  # noqa: F401 - registers `conda`
+from tests.test_conda import (
+    Fixture,
+    conda_fixture,  # noqa: F401 - registers `conda`
+)
 
 
 def _read(prefix: Path) -> Environment:
