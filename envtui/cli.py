@@ -59,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
                       help="dependents instead of dependencies: why is this installed?")
     tree.add_argument("--package", metavar="NAME", help="only the tree of this package")
     tree.add_argument("--depth", type=_depth, metavar="N", help="show N levels below the roots")
+    tree.add_argument("--format", choices=["text", "json", "mermaid", "dot", "cyclonedx-json"],
+                      default="text", help="output format; mermaid, dot and cyclonedx-json "
+                      "are rendered by pipdeptree from the site-packages (default: text)")
     scan_options(tree)
 
     check = sub.add_parser(
@@ -239,7 +242,16 @@ def cmd_tree(args: argparse.Namespace) -> int:
                                 depth=args.depth)
     except UnknownPackage as e:
         raise UsageError(f"{e} ({env.ref})") from None
-    if args.json:
+    if args.format not in ("text", "json"):
+        from envtui.resolver.render import RenderError, render_with_pipdeptree
+
+        try:
+            print(render_with_pipdeptree(env, args.format, reverse=args.reverse,
+                                         package=args.package), end="")
+        except RenderError as e:
+            raise UsageError(str(e)) from None
+        return EXIT_OK
+    if args.json or args.format == "json":
         print(json.dumps(roots, indent=2))
     elif roots:
         for line in render_text(roots, reverse=args.reverse).splitlines():

@@ -86,3 +86,24 @@ def test_check_whole_machine(machine: dict[str, Path], home: Path,
     lines = proc.stdout.splitlines()
     assert lines[0] == f"{machine['bad']} (venv, uv)"
     assert lines[-1] == "2 problems in 2 environments"
+
+
+def test_pipdeptree_formats(machine: dict[str, Path]) -> None:
+    mermaid = _run("tree", str(machine["bad"]), "--format", "mermaid")
+    assert mermaid.returncode == 0, mermaid.stderr
+    assert mermaid.stdout.startswith("flowchart")
+    assert 'oldlib -- "<2" --> numpy' in mermaid.stdout
+    dot = _run("tree", str(machine["bad"]), "--format", "dot")
+    assert dot.stdout.startswith("digraph {") and 'oldlib -> numpy [label="<2"]' in dot.stdout
+    bom = json.loads(_run("tree", str(machine["good"]), "--format", "cyclonedx-json").stdout)
+    assert bom["bomFormat"] == "CycloneDX"
+    assert {c["name"] for c in bom["components"]} == {"oldlib", "numpy"}
+
+
+def test_pipdeptree_formats_need_site_packages_on_disk() -> None:
+    from envtui.model import Environment, EnvKind
+    from envtui.resolver.render import RenderError, render_with_pipdeptree
+
+    image = Environment(kind=EnvKind.IMAGE, name="app:1", manager="docker", id="sha256:ab")
+    with pytest.raises(RenderError, match="needs an environment with its site-packages"):
+        render_with_pipdeptree(image, "mermaid")
