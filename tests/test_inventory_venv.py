@@ -171,3 +171,16 @@ def test_size_counts_hardlinks_once_like_du(machine: Machine) -> None:
     finally:
         big.unlink()
         (env_dir / "blob-link.bin").unlink()
+
+
+def test_check_reports_the_planted_problems_and_nothing_else(
+        listing: list[dict[str, Any]], machine: Machine) -> None:
+    proc = envtui(machine, "check", "--json")
+    assert proc.returncode == 1
+    found: dict[str, list[str]] = {}
+    for p in json.loads(proc.stdout):
+        found.setdefault(p["env"], []).append(p["detail"])
+    planted = {e["path"]: e["problems"] for e in listing if e["problems"]}
+    assert found == planted
+    assert set(planted) == {str(machine.home / "code" / n) for n in ("broken-env", "evil",
+                                                                    "messy")}
