@@ -19,6 +19,8 @@ from envtui.format import human_size, plural, printable, short_time
 from envtui.model import Environment, EnvKind, Inventory, environment_to_dict, problem_to_dict
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+TEXT_DEPTH = 100
+"""Levels a text tree shows at most."""
 
 
 class UsageError(Exception):
@@ -234,12 +236,16 @@ def _fact(value: object) -> str:
 
 def cmd_tree(args: argparse.Namespace) -> int:
     from envtui.resolver.graph import build_graph
-    from envtui.resolver.tree import UnknownPackage, dependency_tree, render_text
+    from envtui.resolver.tree import MAX_NODES, UnknownPackage, dependency_tree, render_text
 
     env = _find(args)
+    text = not args.json and args.format == "text"
+    depth = args.depth
+    if text and (depth is None or depth > TEXT_DEPTH):
+        depth = TEXT_DEPTH  # each line carries its indentation: deeper is unreadable anyway
     try:
         roots = dependency_tree(build_graph(env), reverse=args.reverse, package=args.package,
-                                depth=args.depth)
+                                depth=depth)
     except UnknownPackage as e:
         raise UsageError(f"{e} ({env.ref})") from None
     if args.format not in ("text", "json"):
@@ -251,12 +257,42 @@ def cmd_tree(args: argparse.Namespace) -> int:
         except RenderError as e:
             raise UsageError(str(e)) from None
         return EXIT_OK
+    truncated, deepest = _tree_stats(roots)
+    if text and deepest >= TEXT_DEPTH and args.depth != deepest:
+        print(f"envtui: the text tree stops at depth {TEXT_DEPTH}; --json shows all of it",
+              file=sys.stderr)
+    if truncated:
+        print(f"envtui: the tree was cut at {MAX_NODES} nodes (marked truncated); "
+              "narrow it with --package or --depth", file=sys.stderr)
     if args.json or args.format == "json":
-        print(json.dumps(roots, indent=2))
+        # Indenting a chain thousands deep would print mostly spaces: deep trees go compact.
+        _print_deep_json(roots, indent=2 if deepest <= 50 else None)
     elif roots:
         for line in render_text(roots, reverse=args.reverse).splitlines():
             print(printable(line))
     return EXIT_OK
+
+
+def _tree_stats(roots: list[dict[str, Any]]) -> tuple[bool, int]:
+    """Whether any node was left unexpanded, and how deep the deepest node is."""
+    truncated, deepest = False, 0
+    stack = [(n, 0) for n in roots]
+    while stack:
+        node, level = stack.pop()
+        truncated = truncated or node["truncated"]
+        deepest = max(deepest, level)
+        stack += [(c, level + 1) for c in node["children"]]
+    return truncated, deepest
+
+
+def _print_deep_json(data: object, indent: int | None) -> None:
+    """json.dumps nests one C call per level: allow chains thousands of packages deep."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 20_000))
+    try:
+        print(json.dumps(data, indent=indent))
+    finally:
+        sys.setrecursionlimit(limit)
 
 
 def cmd_check(args: argparse.Namespace) -> int:

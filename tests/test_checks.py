@@ -169,3 +169,39 @@ def test_written_specifier(requirement: str, written: str) -> None:
 
     assert written_specifier(requirement) == written
     assert SpecifierSet(written) == Requirement(requirement).specifier
+
+
+def _chain(n: int, *, cyclic: bool) -> Environment:
+    from envtui.model import Package
+
+    pkgs = tuple(Package(f"p{i:05d}", "1.0",
+                         requires=((f"p{(i + 1) % n:05d}>=1",) if cyclic or i < n - 1 else ()))
+                 for i in range(n))
+    return Environment(kind=EnvKind.VENV, name="deep", manager="venv", python="3.11.7",
+                       packages=pkgs)
+
+
+def test_deep_chains_and_long_cycles_stay_bounded() -> None:
+    from envtui.resolver.tree import render_text
+
+    graph = build_graph(_chain(3000, cyclic=False))
+    (root,) = dependency_tree(graph)
+    node, depth = root, 0
+    while node["children"]:
+        node, depth = node["children"][0], depth + 1
+    assert depth == 2999  # no recursion limit on the way down
+    assert render_text([root]).count("\n") == 2999
+
+    cyclic = build_graph(_chain(3000, cyclic=True))
+    (cycle,) = [p.detail for p in check_environment(cyclic.env) if p.kind == "cycle"]
+    assert cycle == ("dependency cycle: p00000 -> p00001 -> p00002 -> p00003 -> p00004 -> "
+                     "p00005 -> p00006 -> p00007 -> ... (3000 packages in all)")
+    roots = dependency_tree(cyclic, max_nodes=10_000)  # every package is a root of a loop
+    assert len(roots) == 3000
+    count, stack, truncated = 0, list(roots), False
+    while stack:
+        n = stack.pop()
+        count += 1
+        truncated = truncated or n["truncated"]
+        stack += n["children"]
+    assert truncated and count <= 10_000 + 3000

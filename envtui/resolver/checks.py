@@ -14,6 +14,9 @@ from collections.abc import Iterator
 from envtui.model import Environment, Problem, ProblemKind
 from envtui.resolver.graph import DependencyGraph, build_graph
 
+CYCLE_SHOWN = 8
+"""Packages named in a cycle's description before the rest are counted."""
+
 
 def check_environment(env: Environment, graph: DependencyGraph | None = None) -> list[Problem]:
     """Every problem of `env`: the inventory's, then the dependency graph's."""
@@ -70,7 +73,11 @@ def _cycles(graph: DependencyGraph) -> Iterator[Problem]:
     """One problem per strongly connected group of packages (Tarjan, iteratively)."""
     for component in strongly_connected(graph):
         names = [graph.packages[k].name for k in component]
-        loop = " -> ".join([*names, names[0]])
+        if len(names) > CYCLE_SHOWN:  # name the loop's start, not thousands of packages
+            names = [*names[:CYCLE_SHOWN], f"... ({len(component)} packages in all)"]
+            loop = " -> ".join(names)
+        else:
+            loop = " -> ".join([*names, names[0]])
         first = graph.packages[component[0]]
         yield Problem(ProblemKind.CYCLE, f"dependency cycle: {loop}",
                       package=first.name, version=first.version)
