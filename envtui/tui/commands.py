@@ -1,8 +1,9 @@
-"""Command palette provider for the environment domain: "env: rescan", "show: NAME", ...
+"""Command palette providers, one per domain: environments ("env: rescan", "show: NAME"),
+dependency trees ("tree: NAME", "tree: reverse") and problems ("problems: all").
 
-The provider talks to whichever screen opened the palette through the small
-`EnvironmentCommandTarget` protocol, so it does not import the screen (no import cycle)
-and offers nothing on screens that do not implement it.
+Each provider talks to whichever screen opened the palette through a small protocol, so it
+does not import the screens (no import cycle) and offers nothing on screens that do not
+implement it.
 """
 
 from __future__ import annotations
@@ -53,7 +54,27 @@ class EnvironmentCommandTarget(Protocol):
 _Command = tuple[str, Callable[[], None], str]
 
 
-class EnvironmentCommands(Provider):
+class _ListedCommands(Provider):
+    """A provider whose commands are a list of (text, callback, help line)."""
+
+    def _commands(self) -> Iterator[_Command]:
+        return iter(())
+
+    async def discover(self) -> Hits:
+        """Everything, in order, when the palette opens with an empty query."""
+        for text, command, help_text in self._commands():
+            yield DiscoveryHit(text, command, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        """Fuzzy-match `query` against the command texts."""
+        matcher = self.matcher(query)
+        for text, command, help_text in self._commands():
+            score = matcher.match(text)
+            if score > 0:
+                yield Hit(score, matcher.highlight(text), command, text=text, help=help_text)
+
+
+class EnvironmentCommands(_ListedCommands):
     """`env: rescan`, `env: filter`, `env: scan problems` (when there are any), and
     `show: NAME` for every environment, with where it is as the help line (names are not
     unique).
@@ -79,15 +100,90 @@ class EnvironmentCommands(Provider):
             show = partial(target.show_environment, env)
             yield (f"show: {shown_name(env)}", show, short_ref(env, target.home))
 
-    async def discover(self) -> Hits:
-        """Everything, in order, when the palette opens with an empty query."""
-        for text, command, help_text in self._commands():
-            yield DiscoveryHit(text, command, help=help_text)
 
-    async def search(self, query: str) -> Hits:
-        """Fuzzy-match `query` against the command texts."""
-        matcher = self.matcher(query)
-        for text, command, help_text in self._commands():
-            score = matcher.match(text)
-            if score > 0:
-                yield Hit(score, matcher.highlight(text), command, text=text, help=help_text)
+@runtime_checkable
+class TreeCommandTarget(Protocol):
+    """What the inventory offers to the tree commands."""
+
+    @property
+    def environments(self) -> Sequence[Environment]:
+        """Every environment shown, in inventory order."""
+        ...
+
+    @property
+    def home(self) -> str | None:
+        """The home directory, written `~` in paths."""
+        ...
+
+    def open_tree(self, env: Environment) -> None:
+        """Open the dependency tree of `env`."""
+
+
+@runtime_checkable
+class TreeViewTarget(Protocol):
+    """What the tree screen offers to the tree commands."""
+
+    @property
+    def reverse(self) -> bool:
+        """Whether the tree shows dependents rather than requirements."""
+        ...
+
+    @property
+    def focused_package(self) -> str | None:
+        """The package shown alone, if any."""
+        ...
+
+    def action_toggle_reverse(self) -> None:
+        """Flip between requirements and dependents."""
+
+    def action_toggle_focus(self) -> None:
+        """Show the highlighted package alone, or the whole tree again."""
+
+    def action_focus_find(self) -> None:
+        """Put the cursor in the find field."""
+
+
+class TreeCommands(_ListedCommands):
+    """`tree: NAME` for every environment on the inventory; on a tree, `tree: reverse`
+    (or `tree: requirements`), `tree: focus` (or `tree: whole tree`) and `tree: find`.
+    """
+
+    def _commands(self) -> Iterator[_Command]:
+        target = self.screen
+        if isinstance(target, TreeViewTarget):
+            if target.reverse:
+                yield ("tree: requirements", target.action_toggle_reverse,
+                       "Below each package, what it requires")
+            else:
+                yield ("tree: reverse", target.action_toggle_reverse,
+                       "Below each package, what requires it (why is it installed?)")
+            if target.focused_package is None:
+                yield ("tree: focus", target.action_toggle_focus,
+                       "Show the highlighted package's tree alone")
+            else:
+                yield ("tree: whole tree", target.action_toggle_focus,
+                       "Show every package again")
+            yield ("tree: find", target.action_focus_find,
+                   "Move to a package by typing the start of its name")
+        elif isinstance(target, TreeCommandTarget):
+            for env in target.environments:
+                yield (f"tree: {shown_name(env)}", partial(target.open_tree, env),
+                       short_ref(env, target.home))
+
+
+@runtime_checkable
+class ProblemCommandTarget(Protocol):
+    """What the inventory offers to the problems commands."""
+
+    def action_show_problems(self) -> None:
+        """Open the machine-wide problems view."""
+
+
+class ProblemCommands(_ListedCommands):
+    """`problems: all`: every problem of every environment."""
+
+    def _commands(self) -> Iterator[_Command]:
+        target = self.screen
+        if isinstance(target, ProblemCommandTarget):
+            yield ("problems: all", target.action_show_problems,
+                   "Check every environment and list all their problems")

@@ -29,9 +29,11 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from envtui.inspectors.base import ScanContext
 from envtui.model import Environment, Inventory, Problem
 from envtui.tui.batches import Batcher
-from envtui.tui.commands import EnvironmentCommands
+from envtui.tui.commands import EnvironmentCommands, ProblemCommands, TreeCommands
 from envtui.tui.format import printable
 from envtui.tui.index import InventoryIndex, PartialInventory
+from envtui.tui.screens.problems import CheckCache, ProblemsScreen
+from envtui.tui.screens.tree import TreeScreen
 from envtui.tui.widgets.detail import EnvironmentDetail
 from envtui.tui.widgets.inventory_table import InventoryTable, env_key
 from envtui.tui.widgets.scan_status import ScanProblems, ScanStatus
@@ -86,6 +88,20 @@ class InventoryScreen(Screen[None]):
             id="inventory.rescan",
         ),
         Binding(
+            "t",
+            "open_tree",
+            "Tree",
+            tooltip="Show the highlighted environment's dependency tree (or press Enter)",
+            id="inventory.tree",
+        ),
+        Binding(
+            "p",
+            "show_problems",
+            "Problems",
+            tooltip="Check every environment and list all their problems",
+            id="inventory.problems",
+        ),
+        Binding(
             "exclamation_mark",
             "show_scan_problems",
             "Scan problems",
@@ -97,7 +113,9 @@ class InventoryScreen(Screen[None]):
     ]
 
     COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {
-        EnvironmentCommands
+        EnvironmentCommands,
+        TreeCommands,
+        ProblemCommands,
     }
 
     class ScanProgressed(Message):
@@ -159,6 +177,8 @@ class InventoryScreen(Screen[None]):
         self._scanning = False
         self._pending_filter: Timer | None = None
         self._applied_query = ""
+        self._checked: CheckCache = {}  # each environment's problems, once checked
+        self._on_environment = False  # whether the cursor is on an environment (not a heading)
 
     def compose(self) -> ComposeResult:
         """Header, filter, status lines, the table over the detail pane, footer."""
@@ -215,7 +235,24 @@ class InventoryScreen(Screen[None]):
             table.select_key(env_key(index))
         table.focus()
 
+    def open_tree(self, env: Environment) -> None:
+        """Open the dependency tree of `env`."""
+        self.app.push_screen(TreeScreen(env, home=self.home))
+
     # -- actions -----------------------------------------------------------------------
+
+    def action_open_tree(self) -> None:
+        """Open the highlighted environment's dependency tree."""
+        table = self.query_one(InventoryTable)
+        env = table.environment(table.current_key)
+        if env is not None:
+            self.open_tree(env)
+
+    def action_show_problems(self) -> None:
+        """Open the machine-wide problems view (checks are kept until a rescan)."""
+        self.app.push_screen(
+            ProblemsScreen(self.environments, home=self.home, cache=self._checked)
+        )
 
     def action_focus_filter(self) -> None:
         """Put the cursor in the filter input."""
@@ -259,6 +296,8 @@ class InventoryScreen(Screen[None]):
         """
         if action == "show_scan_problems":
             return bool(self.scan_problems)
+        if action == "open_tree":
+            return True if self._on_environment else None
         if action == "clear_filter":
             try:
                 field = self.query_one("#filter", Input)
@@ -358,6 +397,7 @@ class InventoryScreen(Screen[None]):
         replaces_partial = self._shown is not self._inventory
         self._inventory = self._shown = message.inventory
         self._index = message.index
+        self._checked = {}  # a new inventory: the old environments' checks are dropped
         self.query_one(ScanProblems).show(message.inventory.problems)
         self._apply_filter(keep_top=replaces_partial)
         self.refresh_bindings()  # "scan problems" comes and goes with them
@@ -419,6 +459,10 @@ class InventoryScreen(Screen[None]):
             self.query_one(ScanStatus).finished(environments, self._index, visible)
         self._update_detail()
 
+    @on(DataTable.RowSelected, "#environments")
+    def _row_selected(self) -> None:
+        self.action_open_tree()
+
     @on(DataTable.RowHighlighted, "#environments")
     def _update_detail(self) -> None:
         table = self.query_one(InventoryTable)
@@ -426,6 +470,9 @@ class InventoryScreen(Screen[None]):
         key = table.current_key
         env = table.environment(key)
         kind = table.kind(key)
+        if (env is not None) != self._on_environment:
+            self._on_environment = env is not None
+            self.refresh_bindings()  # "tree" is for environments, not headings
         if env is not None:
             detail.show_environment(env)
         elif kind is not None:
