@@ -16,7 +16,14 @@ from typing import Any
 
 from envtui import __version__
 from envtui.format import human_size, plural, printable, short_time
-from envtui.model import Environment, EnvKind, Inventory, environment_to_dict, problem_to_dict
+from envtui.model import (
+    Environment,
+    EnvKind,
+    Inventory,
+    Problem,
+    environment_to_dict,
+    problem_to_dict,
+)
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 TEXT_DEPTH = 100
@@ -68,8 +75,9 @@ def _parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser(
         "check", help="dependency problems of environments (all when none is named)")
-    check.add_argument("targets", nargs="*", metavar="ENV",
-                       help="environments (path, name, KIND:NAME); all when none is given")
+    check.add_argument("targets", nargs="*", metavar="ENV|PATH",
+                       help="environments (path, name, KIND:NAME) or project directories / "
+                            "requirement files; every environment when none is given")
     scan_options(check)
     return p
 
@@ -297,27 +305,43 @@ def _print_deep_json(data: object, indent: int | None) -> None:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from envtui.resolver.checks import check_environment
+    from envtui.resolver.pins import check_project
 
+    # (what the problems belong to, its heading, its problems)
+    found: list[tuple[str, str, list[Problem]]] = []
     if args.targets:
-        envs = [_find(args, ref) for ref in args.targets]
+        for ref in args.targets:
+            path = Path(ref)
+            if path.exists() and not _is_environment(path):
+                where = os.path.abspath(path)
+                found.append((where, f"{where} (project files)", check_project(path)))
+            else:
+                env = _find(args, ref)
+                found.append((env.ref, f"{env.ref} ({env.kind.value}, {env.manager})",
+                              check_environment(env)))
     else:
         inv = _scan(args, frozenset(EnvKind))
         _print_scan_problems(inv)
-        envs = list(inv.environments)
-    found = [(env, check_environment(env)) for env in envs]
+        found = [(e.ref, f"{e.ref} ({e.kind.value}, {e.manager})", check_environment(e))
+                 for e in inv.environments]
     if args.json:
-        print(json.dumps([{"env": env.ref, **problem_to_dict(p)}
-                          for env, problems in found for p in problems], indent=2))
+        print(json.dumps([{"env": ref, **problem_to_dict(p)}
+                          for ref, _, problems in found for p in problems], indent=2))
     else:
-        for env, problems in found:
+        for _, title, problems in found:
             if problems:
-                print(printable(f"{env.ref} ({env.kind.value}, {env.manager})"))
+                print(printable(title))
                 for p in problems:
                     print(f"  {printable(str(p))}")
-        total = sum(len(p) for _, p in found)
-        print(f"{plural(total, 'problem')} in {plural(len(found), 'environment')}"
-              if total else f"no problems in {plural(len(found), 'environment')}")
-    return EXIT_PROBLEMS if any(p for _, p in found) else EXIT_OK
+        total = sum(len(p) for _, _, p in found)
+        projects = sum(title.endswith("(project files)") for _, title, _ in found)
+        checked = plural(len(found), "target" if projects else "environment")
+        print(f"{plural(total, 'problem')} in {checked}" if total else f"no problems in {checked}")
+    return EXIT_PROBLEMS if any(p for _, _, p in found) else EXIT_OK
+
+
+def _is_environment(path: Path) -> bool:
+    return (path / "pyvenv.cfg").is_file() or (path / "conda-meta").is_dir()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

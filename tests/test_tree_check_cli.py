@@ -107,3 +107,19 @@ def test_pipdeptree_formats_need_site_packages_on_disk() -> None:
     image = Environment(kind=EnvKind.IMAGE, name="app:1", manager="docker", id="sha256:ab")
     with pytest.raises(RenderError, match="needs an environment with its site-packages"):
         render_with_pipdeptree(image, "mermaid")
+
+
+FIXTURES = Path(__file__).parent / "fixtures" / "projects"
+
+
+def test_check_project_paths(home: Path) -> None:
+    proc = _run("check", str(FIXTURES / "two_files"), "--json")
+    assert proc.returncode == 1, proc.stderr
+    assert json.loads(proc.stdout) == [{
+        "env": str(FIXTURES / "two_files"), "kind": "pin-conflict",
+        "detail": "numpy: numpy==1.26.* (requirements.txt:3) and numpy>=2 (pyproject.toml:7) "
+                  "cannot both be satisfied",
+        "package": "numpy", "requirement": "numpy==1.26.*, numpy>=2",
+        "files": ["requirements.txt:3", "pyproject.toml:7"]}]
+    ok = _run("check", str(FIXTURES / "markers_ok"))
+    assert (ok.returncode, ok.stdout) == (0, "no problems in 1 target\n")
