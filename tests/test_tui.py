@@ -7,8 +7,6 @@ The real scan is exercised end to end in test_tui_e2e.py.
 
 from __future__ import annotations
 
-import os
-import shutil
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -51,6 +49,7 @@ from tests.tui_helpers import (
     SIZE,
     FixtureLoader,
     Stage,
+    check_readme_screenshot,
     fixture_inventory,
     make_app,
     run_async,
@@ -59,7 +58,6 @@ from tests.tui_helpers import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-SCREENSHOTS = ROOT / "screenshots"
 SNAPSHOTS = Path(__file__).parent / "__snapshots__" / "test_tui"
 
 
@@ -1305,10 +1303,4 @@ README_SCREENSHOTS = {
 @pytest.mark.parametrize(("name", "snapshot"), README_SCREENSHOTS.items())
 def test_readme_screenshots_match_snapshots(name: str, snapshot: str) -> None:
     """Refresh with `ENVTUI_SCREENSHOTS=1 pytest tests/test_tui.py -k readme`."""
-    source = SNAPSHOTS / f"{snapshot}.svg"
-    target = SCREENSHOTS / f"{name}.svg"
-    if os.environ.get("ENVTUI_SCREENSHOTS") == "1":
-        SCREENSHOTS.mkdir(exist_ok=True)
-        shutil.copyfile(source, target)
-    assert target.exists(), f"screenshots/{name}.svg is missing"
-    assert target.read_bytes() == source.read_bytes(), f"screenshots/{name}.svg is stale"
+    check_readme_screenshot(SNAPSHOTS, name, snapshot)

@@ -8,8 +8,6 @@ ml conda env has two missing ones. Tests wait on conditions, never on time.
 
 from __future__ import annotations
 
-import os
-import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,6 +38,7 @@ from tests.envfactory import make_venv, uv_install
 from tests.tui_helpers import (
     SIZE,
     FixtureLoader,
+    check_readme_screenshot,
     fixture_inventory,
     make_app,
     run_async,
@@ -49,7 +48,6 @@ from tests.tui_helpers import (
 from tests.wheels import build_wheel
 
 ROOT = Path(__file__).resolve().parent.parent
-SCREENSHOTS = ROOT / "screenshots"
 SNAPSHOTS = Path(__file__).parent / "__snapshots__" / "test_tui_tree"
 
 API_SERVER_PROBLEMS = [
@@ -899,11 +897,5 @@ README_SCREENSHOTS = {
 @pytest.mark.parametrize(("name", "snapshot"), README_SCREENSHOTS.items())
 def test_readme_screenshots_match_snapshots(name: str, snapshot: str) -> None:
     """Refresh with `ENVTUI_SCREENSHOTS=1 pytest tests/test_tui_tree.py -k readme`."""
-    source = SNAPSHOTS / f"{snapshot}.svg"
-    target = SCREENSHOTS / f"{name}.svg"
-    if os.environ.get("ENVTUI_SCREENSHOTS") == "1":
-        SCREENSHOTS.mkdir(exist_ok=True)
-        shutil.copyfile(source, target)
-    assert target.exists(), f"screenshots/{name}.svg is missing"
-    assert target.read_bytes() == source.read_bytes(), f"screenshots/{name}.svg is stale"
+    check_readme_screenshot(SNAPSHOTS, name, snapshot)
 

@@ -154,3 +154,23 @@ async def until(pilot: Pilot[Any], condition: Callable[[], bool], what: str) -> 
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         await pilot.pause(0.01)
+
+
+SCREENSHOTS_DIR = Path(__file__).resolve().parent.parent / "screenshots"
+
+
+def check_readme_screenshot(snapshots: Path, name: str, snapshot: str) -> None:
+    """screenshots/NAME.svg (used by README.md) must be a copy of a reviewed snapshot.
+
+    With ENVTUI_SCREENSHOTS=1 the copy is refreshed first.
+    """
+    import os
+    import shutil
+
+    source = snapshots / f"{snapshot}.svg"
+    target = SCREENSHOTS_DIR / f"{name}.svg"
+    if os.environ.get("ENVTUI_SCREENSHOTS") == "1":
+        SCREENSHOTS_DIR.mkdir(exist_ok=True)
+        shutil.copyfile(source, target)
+    assert target.exists(), f"screenshots/{name}.svg is missing"
+    assert target.read_bytes() == source.read_bytes(), f"screenshots/{name}.svg is stale"
