@@ -70,3 +70,31 @@ def test_nothing_inspected_was_run(whole: tuple[Machine, list[dict[str, Any]]]) 
     machine, _ = whole
     assert not machine.trace.exists()
     assert not list(machine.home.rglob("*.was-run"))  # the conda fixture's fake python
+
+
+@pytest.mark.docker
+def test_check_reports_every_planted_problem_and_nothing_else(
+        whole: tuple[Machine, list[dict[str, Any]]], docker_world: DockerWorld) -> None:
+    machine, listing = whole
+    proc = envtui(machine, "check", "--json", env_extra={"DOCKER_HOST": docker_world.host})
+    assert proc.returncode == 1, proc.stderr
+    # This machine's environments: its venvs and conda envs, and the fixtures' Docker objects.
+    ours = {e["ref"]: e for e in listing
+            if e["kind"] in ("venv", "conda") or docker_world.prefix in json.dumps(e)}
+    found = [p for p in json.loads(proc.stdout) if p["env"] in ours]
+    # The dependency problems the fixtures planted, in Docker (venvs and conda envs here
+    # are consistent: their planted problems are the inventory's own, checked below).
+    graph_kinds = {"conflict", "missing", "cycle", "requires-python"}
+    assert sorted((p["env"], p["kind"], p["detail"]) for p in found
+                  if p["kind"] in graph_kinds) == [
+        (f"container:{docker_world.names['added']}", "conflict",
+         "newlib 2.0 requires numpy>=2, but numpy 1.26.4 is installed"),
+        (f"image:{docker_world.tags['egg'][0]}", "missing",
+         "legacy-pkg 2.0 requires tinydep>=0.1, which is not installed"),
+    ]
+    # Everything else check reports is exactly what the inventory listed.
+    rest: dict[str, list[str]] = {}
+    for p in found:
+        if p["kind"] not in graph_kinds:
+            rest.setdefault(p["env"], []).append(p["detail"])
+    assert rest == {ref: e["problems"] for ref, e in ours.items() if e["problems"]}
