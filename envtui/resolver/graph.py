@@ -69,6 +69,13 @@ class DependencyGraph:
     def parents(self, key: str) -> list[Edge]:
         return self.reverse.get(key, [])
 
+    def tree_edges(self, key: str, *, reverse: bool = False) -> list[Edge]:
+        """`key`'s edges as a tree shows them: to its requirements, or to its dependents
+        when `reverse`, sorted by the key at the other end."""
+        if reverse:
+            return sorted(self.parents(key), key=lambda e: e.parent)
+        return sorted(self.children(key), key=lambda e: e.child)
+
     def roots(self) -> list[str]:
         """Installed packages nothing else requires, by key."""
         return sorted(k for k in self.packages if not self.parents(k))
@@ -98,6 +105,11 @@ def marker_environment(env: Environment) -> dict[str, str]:
 def _windows_layout(env: Environment) -> bool:
     sites = env.details.get("site_packages") or []
     return bool(sites) and all("/Lib/site-packages" in s.replace("\\", "/") for s in sites)
+
+
+def far_end(edge: Edge, *, reverse: bool = False) -> str:
+    """The key below `edge` in a tree: its child, or its parent in a reverse tree."""
+    return edge.parent if reverse else edge.child
 
 
 @functools.lru_cache(maxsize=65536)

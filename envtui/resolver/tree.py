@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from envtui.model import canonical_name
-from envtui.resolver.graph import ANY, DependencyGraph, Edge
+from envtui.resolver.graph import ANY, DependencyGraph, Edge, far_end
 
 Node = dict[str, Any]
 
@@ -77,15 +77,15 @@ def _expand(graph: DependencyGraph, root: str, reverse: bool, depth: int | None,
         key = node["key"]
         if node["missing"] or node["cycle"] or (depth is not None and level >= depth):
             continue
-        edges = graph.parents(key) if reverse else graph.children(key)
+        edges = graph.tree_edges(key, reverse=reverse)
         if len(edges) > budget[0]:
             node["truncated"] = True
             continue
         budget[0] -= len(edges)
         on_path.add(key)
         stack.append(key)
-        for e in sorted(edges, key=lambda e: e.parent if reverse else e.child):
-            node["children"].append(_label(graph, e.parent if reverse else e.child, e, on_path))
+        for e in edges:
+            node["children"].append(_label(graph, far_end(e, reverse=reverse), e, on_path))
         stack += [(c, level + 1) for c in reversed(node["children"])]
     return top
 

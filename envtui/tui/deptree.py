@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from envtui.model import canonical_name
-from envtui.resolver.graph import ANY, DependencyGraph, Edge
+from envtui.resolver.graph import ANY, DependencyGraph, Edge, far_end
 from envtui.tui.format import printable
 
 MAX_DEPTH = 50
@@ -101,13 +101,11 @@ class DependencyView:
 
     def edges(self, key: str) -> list[Edge]:
         """The edges to `key`'s children, sorted by the child's key."""
-        if self.reverse:
-            return sorted(self.graph.parents(key), key=lambda e: e.parent)
-        return sorted(self.graph.children(key), key=lambda e: e.child)
+        return self.graph.tree_edges(key, reverse=self.reverse)
 
     def child_key(self, edge: Edge) -> str:
         """The package at the lower end of `edge` in this view."""
-        return edge.parent if self.reverse else edge.child
+        return far_end(edge, reverse=self.reverse)
 
     def _installed_edges(self, key: str) -> Iterable[Edge]:
         return (e for e in self.edges(key) if self.child_key(e) in self.graph.packages)
