@@ -1143,15 +1143,6 @@ def _palette_helps(app: EnvtuiApp) -> dict[str, list[str]]:
     return helps
 
 
-def test_every_binding_has_description_tooltip_and_id() -> None:
-    ids = set()
-    for binding in InventoryScreen.BINDINGS:
-        assert not isinstance(binding, tuple)
-        assert binding.description and binding.tooltip and binding.id, binding
-        ids.add(binding.id)
-    assert len(ids) == len(InventoryScreen.BINDINGS)
-
-
 @run_async
 async def test_footer_shows_key_hints() -> None:
     app = make_app()
