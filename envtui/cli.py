@@ -79,6 +79,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="environments (path, name, KIND:NAME) or project directories / "
                             "requirement files; every environment when none is given")
     scan_options(check)
+
+    from envtui.cli_fix import add_parsers
+
+    add_parsers(sub, scan_options)
     return p
 
 
@@ -357,6 +361,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_tree(args)
         if args.command == "check":
             return cmd_check(args)
+        if args.command in ("resolve", "fix", "undo"):
+            from envtui import cli_fix
+
+            command: Any = getattr(cli_fix, f"cmd_{args.command}")
+            return int(command(args))
         return _open_app()
     except (UsageError, ConfigError) as e:
         print(f"envtui: error: {e}", file=sys.stderr)

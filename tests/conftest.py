@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.envstate import Hang
 from tests.wheels import build_wheel
 
 # Variables that would leak the developer's own environments into a test scan.
@@ -49,3 +50,15 @@ def offline_env() -> dict[str, str]:
     env = dict(os.environ)
     env.update({"PIP_NO_INDEX": "1", "UV_OFFLINE": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
     return env
+
+
+@pytest.fixture
+def hang(monkeypatch: pytest.MonkeyPatch) -> Iterator[Hang]:
+    """A loopback find-links server that never answers, reached without any proxy."""
+    for var in ("UV_OFFLINE", "http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY",
+                "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    h = Hang()
+    yield h
+    h.close()

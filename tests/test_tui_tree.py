@@ -432,13 +432,13 @@ async def test_focus_shows_one_package_alone() -> None:
         await settle(pilot)
         await open_tree(pilot)
         await find(pilot, "fastapi")
-        await pilot.press("enter", "f")
+        await pilot.press("enter", "o")
         assert lines(app) == ["fastapi 0.115.4"]
-        assert "only fastapi (f: whole tree)" in heading(app)
+        assert "only fastapi (o: whole tree)" in heading(app)
         await pilot.press("R")  # why is it installed?
         await pilot.press("enter")
         assert lines(app) == ["fastapi 0.115.4", "  api-server 0.3.0  requires fastapi>=0.110"]
-        await pilot.press("R", "f")
+        await pilot.press("R", "o")
         assert "only" not in heading(app)
         assert cursor_label(app) == "fastapi 0.115.4  required: >=0.110"
         assert lines(app)[0] == "api-server 0.3.0"

@@ -39,6 +39,7 @@ from envtui.inspectors.sitepackages import (
     site_packages_dirs,
 )
 from envtui.model import Environment, EnvKind, Package, Problem, ProblemKind
+from envtui.resolver.journal import interrupted, interrupted_fix
 
 HOME_ROOTS = (
     "miniconda3", "anaconda3", "miniforge3", "mambaforge", "micromamba",
@@ -585,6 +586,7 @@ class CondaInspector(Inspector):
             except (OSError, ValueError):
                 parts.append("-")
         parts.append(sitepackages.fingerprint(site_packages_dirs(prefix)))
+        parts.append(str(interrupted(prefix)))
         return "|".join(parts)
 
     # ---- reading
@@ -602,6 +604,7 @@ class CondaInspector(Inspector):
                                    f"{prefix}: unreadable ({_why(e)})"),))
         meta = _read_conda_meta(prefix / "conda-meta")
         problems = list(meta.problems) + _prefix_leftovers(prefix)
+        problems += interrupted_fix(prefix)
         conda_pkgs = [r.package for r in meta.records if r.package is not None]
         problems += [p for r in meta.records if r.package is None for p in r.problems]
         requested = self._requested(meta)

@@ -40,6 +40,7 @@ PRUNE = frozenset({
     ".git", ".hg", ".svn", "node_modules", "__pycache__", ".cache", ".npm", ".cargo",
     ".rustup", ".gradle", ".m2", ".tox", ".nox", ".mypy_cache", ".pytest_cache",
     ".ruff_cache", "site-packages", ".Trash", "Trash", "pkgs", ".docker", "snap",
+    ".envtui",  # a fix's snapshot: a copy of its environment, not another one
 })
 KIND_ORDER = {EnvKind.VENV: 0, EnvKind.CONDA: 1, EnvKind.IMAGE: 2, EnvKind.CONTAINER: 3}
 WORKERS = min(32, (os.cpu_count() or 2) * 4)

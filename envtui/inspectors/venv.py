@@ -25,6 +25,7 @@ from envtui.inspectors.sitepackages import (
     site_packages_dirs,
 )
 from envtui.model import Environment, EnvKind, Package, Problem, ProblemKind
+from envtui.resolver.journal import interrupted, interrupted_fix
 
 # Lock/manifest files beside a project environment, in order of precedence.
 PROJECT_MARKERS = (
@@ -167,6 +168,7 @@ class VenvInspector(Inspector):
             str(st.st_mtime_ns), str(st.st_size), str(broken_reason(prefix, cfg)),
             str(fsinfo.newest_mtime([*fsinfo.activation_evidence(prefix), *sps])),
             str(project_manager(prefix)), str(loc.hint), sitepackages.fingerprint(sps),
+            str(interrupted(prefix)),
         ]
         return "|".join(parts)
 
@@ -182,6 +184,7 @@ class VenvInspector(Inspector):
         reason = broken_reason(prefix, cfg)
         if reason and not problems:
             problems.append(Problem(ProblemKind.BROKEN, f"broken: {reason}"))
+        problems += interrupted_fix(prefix)
 
         sps = site_packages_dirs(prefix)
         found: list[Package] = []

@@ -10,6 +10,7 @@ from textual.screen import Screen
 
 from envtui.inspectors.base import ScanContext
 from envtui.model import Inventory
+from envtui.resolver.sources import IndexOptions
 from envtui.tui.screens.inventory import InventoryScreen
 
 
@@ -36,12 +37,15 @@ class EnvtuiApp(App[None]):
         ctx: ScanContext | None = None,
         *,
         loader: Callable[..., Inventory] | None = None,
+        index_options: IndexOptions | None = None,
     ) -> None:
         super().__init__()
         self.ctx = ctx if ctx is not None else ScanContext.from_process()
         """What to scan: home directory, environment variables, extra roots, kinds."""
         self.loader = loader if loader is not None else default_loader
         """Produces the inventory; called in a worker thread."""
+        self.index_options = index_options
+        """Where fix plans find packages; None means pip's configuration."""
 
     def get_default_screen(self) -> Screen[None]:
         """Open straight onto the inventory."""

@@ -32,6 +32,7 @@ from envtui.tui.batches import Batcher
 from envtui.tui.commands import EnvironmentCommands, ProblemCommands, TreeCommands
 from envtui.tui.format import printable
 from envtui.tui.index import InventoryIndex, PartialInventory
+from envtui.tui.screens.fix import FixScreen
 from envtui.tui.screens.problems import CheckCache, ProblemsScreen
 from envtui.tui.screens.tree import TreeScreen
 from envtui.tui.widgets.detail import EnvironmentDetail
@@ -93,6 +94,13 @@ class InventoryScreen(Screen[None]):
             "Tree",
             tooltip="Show the highlighted environment's dependency tree (or press Enter)",
             id="inventory.tree",
+        ),
+        Binding(
+            "f",
+            "fix_environment",
+            "Fix",
+            tooltip="Plans that fix the highlighted environment's dependency problems",
+            id="inventory.fix",
         ),
         Binding(
             "p",
@@ -248,6 +256,17 @@ class InventoryScreen(Screen[None]):
         if env is not None:
             self.open_tree(env)
 
+    def action_fix_environment(self) -> None:
+        """Open the fix screen of the highlighted environment; rescan if it changed."""
+        table = self.query_one(InventoryTable)
+        env = table.environment(table.current_key)
+        if env is not None:
+            self.app.push_screen(FixScreen(env, home=self.home), self._after_fix)
+
+    def _after_fix(self, changed: bool | None) -> None:
+        if changed:
+            self.action_rescan_inventory()
+
     def action_show_problems(self) -> None:
         """Open the machine-wide problems view (checks are kept until a rescan)."""
         self.app.push_screen(
@@ -296,7 +315,7 @@ class InventoryScreen(Screen[None]):
         """
         if action == "show_scan_problems":
             return bool(self.scan_problems)
-        if action == "open_tree":
+        if action in ("open_tree", "fix_environment"):
             return True if self._on_environment else None
         if action == "clear_filter":
             try:

@@ -50,6 +50,13 @@ class ProblemsScreen(Screen[None]):
             id="problems.back",
         ),
         Binding(
+            "f",
+            "fix_environment",
+            "Fix",
+            tooltip="Plans that fix the highlighted problem's environment",
+            id="problems.fix",
+        ),
+        Binding(
             "q",
             "go_back",
             "Back",
@@ -198,6 +205,14 @@ class ProblemsScreen(Screen[None]):
     def action_go_back(self) -> None:
         """Back to the inventory (a running check stops with the screen)."""
         self.dismiss()
+
+    def action_fix_environment(self) -> None:
+        """Open the fix screen of the highlighted problem's environment."""
+        from envtui.tui.screens.fix import FixScreen
+
+        env = self.query_one(ProblemList).highlighted_environment
+        if env is not None:
+            self.app.push_screen(FixScreen(env, home=self._home))
 
     @on(ProblemList.ProblemChosen)
     def _open_tree(self, message: ProblemList.ProblemChosen) -> None:

@@ -55,11 +55,18 @@ class TreeScreen(Screen[None]):
             id="tree.reverse",
         ),
         Binding(
-            "f",
+            "o",
             "toggle_focus",
             "Focus",
             tooltip="Show the highlighted package's tree alone; again for the whole tree",
             id="tree.focus",
+        ),
+        Binding(
+            "f",
+            "fix_environment",
+            "Fix",
+            tooltip="Plans that fix this environment's dependency problems",
+            id="tree.fix",
         ),
         Binding(
             "escape",
@@ -248,7 +255,7 @@ class TreeScreen(Screen[None]):
             parts.append((REVERSE_MODE if self._reverse else REQUIREMENTS_MODE, "bold"))
             if self._focus is not None and self._graph is not None:
                 name = printable(self._graph.packages[self._focus].name)
-                parts += ["  ", (f"only {name} (f: whole tree)", "$text-warning")]
+                parts += ["  ", (f"only {name} (o: whole tree)", "$text-warning")]
         self.query_one("#tree-heading", Static).update(Content.assemble(*parts))
 
     # -- actions -----------------------------------------------------------------------
@@ -272,6 +279,12 @@ class TreeScreen(Screen[None]):
         elif key is not None and self._graph is not None and key in self._graph.packages:
             self._focus = key
             self._show_view()
+
+    def action_fix_environment(self) -> None:
+        """Open the fix screen for this environment."""
+        from envtui.tui.screens.fix import FixScreen
+
+        self.app.push_screen(FixScreen(self.env, home=self._home))
 
     def action_focus_find(self) -> None:
         """Put the cursor in the find field, emptied for a new search."""

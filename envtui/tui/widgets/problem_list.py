@@ -70,6 +70,14 @@ class ProblemList(OptionList):
         """Every problem listed, in order."""
         return [entry[1] for entry in self._entries if entry is not None and entry[1]]
 
+    @property
+    def highlighted_environment(self) -> Environment | None:
+        """The environment of the highlighted problem or heading."""
+        if self.highlighted is None or self.highlighted >= len(self._entries):
+            return None
+        entry = self._entries[self.highlighted]
+        return entry[0] if entry is not None else None
+
     def show_problems(self, env: Environment, problems: Sequence[Problem]) -> None:
         """List `env`'s problems alone, or say there are none."""
         if not problems:

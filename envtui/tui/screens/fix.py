@@ -1,0 +1,387 @@
+"""Fixing one environment: its dependency problems, ranked plans, applying one, undo.
+
+Plans are computed in a thread worker (the resolver may read indexes); applying one runs
+the transaction in another, with the installer's output shown as it comes. Textual turns
+Ctrl-C into a key, so Ctrl-C here cancels the apply: the transaction stops the installer's
+process group and restores the environment.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.content import Content
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Header, LoadingIndicator, OptionList, RichLog, Static
+from textual.widgets.option_list import Option
+from textual.worker import Worker, WorkerState
+
+from envtui.format import plural
+from envtui.model import Environment, Problem
+from envtui.tui.format import printable, short_ref, shown_name
+from envtui.tui.widgets.confirm import ConfirmScreen
+
+if TYPE_CHECKING:
+    from envtui.resolver.journal import Journal
+    from envtui.resolver.plans import Plan, Proposal
+    from envtui.resolver.sources import IndexOptions
+
+
+class FixScreen(Screen[bool]):
+    """Problems of `env` and the plans that fix them; dismissed with True if it changed."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "apply_plan", "Apply", tooltip="Apply the highlighted plan",
+                priority=True, id="fix.apply"),
+        Binding("u", "undo", "Undo", tooltip="Restore the environment as it was before the "
+                "last fix", id="fix.undo"),
+        Binding("d", "discard", "Discard", tooltip="Forget the interrupted fix and leave the "
+                "environment as it is", id="fix.discard"),
+        Binding("r", "recompute", "Recompute", tooltip="Check again and compute new plans",
+                id="fix.recompute"),
+        Binding("ctrl+c", "cancel", "Cancel", tooltip="Stop the installer and restore the "
+                "environment", priority=True, id="fix.cancel"),
+        Binding("escape", "go_back", "Back", tooltip="Back to the previous screen",
+                id="fix.back"),
+        Binding("q", "go_back", "Back", show=False, id="fix.back-q"),
+    ]
+
+    class PlansReady(Message):
+        def __init__(self, proposal: Proposal, env: Environment) -> None:
+            super().__init__()
+            self.proposal = proposal
+            self.env = env
+
+    class Interrupted(Message):
+        """An earlier fix was interrupted: it must be undone or discarded first."""
+
+        def __init__(self, journal: Journal) -> None:
+            super().__init__()
+            self.journal = journal
+
+    class Output(Message):
+        """A line of installer or resolver output."""
+
+        def __init__(self, line: str) -> None:
+            super().__init__()
+            self.line = line
+
+    class Finished(Message):
+        """An apply or undo ended: `error` is None on success."""
+
+        def __init__(self, what: str, error: str | None) -> None:
+            super().__init__()
+            self.what = what
+            self.error = error
+
+    def __init__(self, env: Environment, *, options: IndexOptions | None = None,
+                 home: str | None = None) -> None:
+        super().__init__()
+        self.env = env
+        self.options = options
+        self._home = home
+        self._proposal: Proposal | None = None
+        self._busy: str | None = None
+        """"computing", "applying" or "undoing" while a worker runs."""
+        self._cancel = threading.Event()
+        self._changed = False
+        self._worker: Worker[None] | None = None
+        self._interrupted: Journal | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False)
+        with Horizontal(id="fix-status"):
+            yield Static(id="fix-text")
+            yield LoadingIndicator(id="fix-busy")
+        problems = Static(id="fix-problems")
+        problems.border_title = "Problems"
+        yield problems
+        plans = OptionList(id="fix-plans")
+        plans.border_title = "Plans, smallest change first"
+        yield plans
+        yield Static(id="fix-explanation")
+        log = RichLog(id="fix-log", wrap=True, markup=False, max_lines=2000)
+        log.border_title = "Output"
+        yield log
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = f"fix · {shown_name(self.env)}"
+        if self.options is None:
+            self.options = getattr(self.app, "index_options", None)
+        self.query_one("#fix-log", RichLog).display = False
+        self.query_one("#fix-explanation", Static).display = False
+        self._compute()
+
+    # -- state shown -------------------------------------------------------------------
+
+    @property
+    def busy(self) -> str | None:
+        return self._busy
+
+    @property
+    def proposal(self) -> Proposal | None:
+        return self._proposal
+
+    def _status(self, *parts: str | tuple[str, str]) -> None:
+        self.query_one("#fix-text", Static).update(Content.assemble(*parts))
+        self.query_one("#fix-busy", LoadingIndicator).display = self._busy is not None
+        self.refresh_bindings()
+
+    def _log(self, line: str) -> None:
+        log = self.query_one("#fix-log", RichLog)
+        log.display = True
+        log.write(printable(line))
+
+    # -- computing plans -----------------------------------------------------------------
+
+    def _compute(self) -> None:
+        self._busy = "computing"
+        self._proposal = None
+        self.query_one("#fix-plans", OptionList).clear_options()
+        self.query_one("#fix-explanation", Static).display = False
+        self._status(("Checking and resolving… ", "bold $text-accent"),
+                     short_ref(self.env, self._home))
+        self._worker = self.compute_plans()
+
+    @work(thread=True, exclusive=True, group="fix", exit_on_error=False)
+    def compute_plans(self) -> None:
+        from envtui.inspectors.base import ScanContext
+        from envtui.inspectors.discovery import inspect_path
+        from envtui.resolver.checks import check_environment
+        from envtui.resolver.pipconfig import build_sources, index_options
+        from envtui.resolver.plans import propose
+        from envtui.resolver.transaction import pending
+
+        if self.env.path and (journal := pending(Path(self.env.path))) is not None:
+            self.post_message(self.Interrupted(journal))
+            return
+        env = self.env
+        if self._changed and env.path:
+            env = inspect_path(ScanContext.from_process(), Path(env.path),
+                               use_cache=False) or env
+        options = self.options or index_options()
+        sources = build_sources(options, ScanContext.from_process().cache_dir)
+        proposal = propose(env, check_environment(env), sources, pre=options.pre,
+                           progress=self._post_output)
+        self.post_message(self.PlansReady(proposal, env))
+
+    def _post_output(self, line: str) -> None:
+        """Called from the workers' threads."""
+        self.post_message(self.Output(line))
+
+    @on(Output)
+    def _output(self, message: Output) -> None:
+        if self._busy == "computing":
+            self._status(("Resolving… ", "bold $text-accent"), printable(message.line))
+        else:
+            self._log(message.line)
+
+    @on(PlansReady)
+    def _plans_ready(self, message: PlansReady) -> None:
+        self._busy = None
+        self.env = message.env
+        proposal = self._proposal = message.proposal
+        self._show_problems(proposal.problems)
+        plans = self.query_one("#fix-plans", OptionList)
+        plans.clear_options()
+        for i, plan in enumerate(proposal.plans, 1):
+            plans.add_option(Option(_plan_content(i, plan), id=f"plan-{i}"))
+        explanation = self.query_one("#fix-explanation", Static)
+        if proposal.explanation is not None:
+            explanation.update(Content.assemble(("No fix: ", "bold $text-error"),
+                                                printable(proposal.explanation)))
+            explanation.display = True
+            self._status(("No plan fixes this environment", "bold $text-error"))
+        elif not proposal.problems:
+            self._status(("Nothing to fix", "bold $text-success"),
+                         " · no conflicts or missing requirements")
+        else:
+            self._status((plural(len(proposal.plans), "plan"), "bold"),
+                         " · Enter applies the highlighted one; the first changes the least")
+            plans.highlighted = 0
+            plans.focus()
+        for warning in proposal.warnings:
+            self.notify(printable(warning), severity="warning", markup=False)
+
+    @on(Interrupted)
+    def _interrupted_fix(self, message: Interrupted) -> None:
+        self._busy = None
+        self._interrupted = message.journal
+        what = "; ".join(a.describe() for a in message.journal.actions)
+        explanation = self.query_one("#fix-explanation", Static)
+        explanation.update(Content.assemble(
+            ("An envtui fix was interrupted ", "bold $text-error"),
+            f"(started {message.journal.started}: {printable(what)}). ",
+            "u restores the environment as it was before it; d forgets it and leaves the "
+            "environment as it is now."))
+        explanation.display = True
+        self._status(("Interrupted fix", "bold $text-error"), " · u restore · d discard")
+
+    def _show_problems(self, problems: list[Problem]) -> None:
+        lines = [Content.assemble(("✗ ", "$text-error"), printable(p.detail)) for p in problems]
+        self.query_one("#fix-problems", Static).update(Content("\n").join(lines))
+
+    # -- applying and undoing ------------------------------------------------------------
+
+    @on(OptionList.OptionSelected, "#fix-plans")
+    def _plan_chosen(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.action_apply_plan()
+
+    def action_apply_plan(self) -> None:
+        plans = self.query_one("#fix-plans", OptionList)
+        if self._busy or self._proposal is None or plans.highlighted is None:
+            return
+        index = plans.highlighted
+        plan = self._proposal.plans[index]
+        detail = "\n".join(a.describe() for a in plan.actions)
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._start("applying", f"Applying plan {index + 1}… ")
+                self._worker = self.apply_plan(plan)
+
+        self.app.push_screen(ConfirmScreen(f"Apply plan {index + 1} to {shown_name(self.env)}?",
+                                           detail), answered)
+
+    def action_undo(self) -> None:
+        if self._busy:
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._start("undoing", "Restoring… ")
+                self._worker = self.undo_last()
+
+        self.app.push_screen(ConfirmScreen(
+            f"Restore {shown_name(self.env)} as it was before the last fix?"), answered)
+
+    def _start(self, busy: str, text: str) -> None:
+        self._busy = busy
+        self._cancel.clear()
+        self.query_one("#fix-log", RichLog).clear()
+        self._status((text, "bold $text-accent"), "Ctrl-C cancels")
+
+    @work(thread=True, exclusive=True, group="fix", exit_on_error=False)
+    def apply_plan(self, plan: Plan) -> None:
+        from envtui.resolver.pipconfig import index_options
+        from envtui.resolver.transaction import TransactionError, apply_actions
+
+        try:
+            apply_actions(Path(self.env.path or ""), plan.actions,
+                          self.options or index_options(),
+                          progress=self._post_output,
+                          cancel=self._cancel)
+        except TransactionError as e:
+            self.post_message(self.Finished("apply", str(e)))
+        else:
+            self.post_message(self.Finished("apply", None))
+
+    @work(thread=True, exclusive=True, group="fix", exit_on_error=False)
+    def undo_last(self) -> None:
+        from envtui.resolver.transaction import TransactionError, undo
+
+        try:
+            undone = undo(Path(self.env.path or ""),
+                          progress=self._post_output)
+        except TransactionError as e:
+            self.post_message(self.Finished("undo", str(e)))
+        else:
+            what = "; ".join(a.describe() for a in undone)
+            self.post_message(self.Output(f"undid: {what}" if what else "restored"))
+            self.post_message(self.Finished("undo", None))
+
+    @on(Finished)
+    def _finished(self, message: Finished) -> None:
+        self._busy = None
+        if message.error is not None:
+            self._log(message.error)
+            self._status((f"The {message.what} failed: ", "bold $text-error"),
+                         printable(message.error))
+            self.notify(printable(message.error), title=f"The {message.what} failed",
+                        severity="error", timeout=10, markup=False)
+            if message.what == "apply":
+                self._changed = True  # restored, but re-read what is there now
+            return
+        self._changed = True
+        self._interrupted = None
+        done = {"apply": "Applied. u undoes it.", "undo": "Restored.",
+                "discard": "Forgot the interrupted fix."}[message.what]
+        self.notify(done, title=shown_name(self.env))
+        self._compute()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """An unexpected failure in a worker becomes an error line, never a crash."""
+        if event.worker is not self._worker or event.state is not WorkerState.ERROR:
+            return
+        self._busy = None
+        error = event.worker.error
+        text = printable(str(error) or type(error).__name__)
+        self._status(("Failed: ", "bold $text-error"), text)
+        self.notify(text, title="Fix failed", severity="error", timeout=10, markup=False)
+
+    def action_discard(self) -> None:
+        if self._busy or self._interrupted is None:
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._start("discarding", "Forgetting the interrupted fix… ")
+                self._worker = self.discard_interrupted()
+
+        self.app.push_screen(ConfirmScreen(
+            "Forget the interrupted fix and keep the environment as it is now?"), answered)
+
+    @work(thread=True, exclusive=True, group="fix", exit_on_error=False)
+    def discard_interrupted(self) -> None:
+        from envtui.resolver.transaction import TransactionError, discard
+
+        try:
+            discard(Path(self.env.path or ""))
+        except TransactionError as e:
+            self.post_message(self.Finished("discard", str(e)))
+        else:
+            self.post_message(self.Finished("discard", None))
+
+    def action_cancel(self) -> None:
+        if self._busy in ("applying", "undoing"):
+            self._cancel.set()
+            self._status(("Cancelling… ", "bold $text-warning"),
+                         "stopping the installer, then restoring the environment")
+
+    def action_recompute(self) -> None:
+        if not self._busy:
+            self._changed = True
+            self._compute()
+
+    def action_go_back(self) -> None:
+        if self._busy in ("applying", "undoing"):
+            self.notify("Wait for it to finish, or press Ctrl-C to cancel.", markup=False)
+            return
+        self.dismiss(self._changed)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "apply_plan":
+            return True if not self._busy and self._proposal and self._proposal.plans else None
+        if action == "cancel":
+            return self._busy in ("applying", "undoing")
+        if action in ("undo", "recompute"):
+            return True if not self._busy else None
+        if action == "discard":
+            return self._interrupted is not None and not self._busy
+        return True
+
+
+def _plan_content(number: int, plan: Plan) -> Content:
+    lines = [Content.assemble((f"{number}. ", "bold"), printable(plan.summary))]
+    if plan.note:
+        lines.append(Content.assemble("   ", (printable(plan.note), "$text-muted")))
+    return Content("\n").join(lines)
