@@ -126,6 +126,7 @@ def cmd_fix(args: argparse.Namespace) -> int:
     from envtui.resolver.target import TargetError
 
     env = _fixable_env(args)
+    _refuse_interrupted(env)
     options, sources = _sources(args)
     try:
         proposal = propose(env, check_environment(env), sources, keep=args.keep,
@@ -173,6 +174,17 @@ def cmd_fix(args: argparse.Namespace) -> int:
     else:
         print(f"applied plan {args.plan} to {env.ref}; `envtui undo {env.ref}` reverts it")
     return EXIT_OK
+
+
+def _refuse_interrupted(env: Environment) -> None:
+    from envtui.cli import UsageError
+    from envtui.resolver.transaction import pending
+
+    journal = pending(Path(env.path or ""))
+    if journal is not None:
+        raise UsageError(f"an envtui fix of {env.ref} was interrupted (started "
+                         f"{journal.started}); `envtui undo {env.ref}` restores the "
+                         f"environment, `envtui undo {env.ref} --discard` keeps it as it is")
 
 
 def _print_problems(problems: list[Any]) -> None:

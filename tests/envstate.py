@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import socket
 import stat
 import threading
 from pathlib import Path
 
+from envtui.resolver.actions import Action
 from envtui.resolver.sources import IndexOptions
 
 
@@ -65,3 +67,56 @@ class Hang:
         self.sock.close()
         for c in self.conns:
             c.close()
+
+
+_APPLY = """
+import json, sys
+from pathlib import Path
+from envtui.resolver.actions import Action
+from envtui.resolver.actions import Action
+from envtui.resolver.sources import IndexOptions
+from envtui.resolver.transaction import apply_actions
+apply_actions(Path(sys.argv[1]), [Action.from_dict(a) for a in json.loads(sys.argv[3])],
+              IndexOptions(index_url=None, find_links=(sys.argv[2],)))
+"""
+
+
+def interrupt_apply(prefix: Path, hang: Hang, actions: list[Action]) -> None:
+    """Start a real envtui apply in another process, SIGKILL it while its installer waits on
+    `hang`, then kill the orphaned installer too: what a crash mid-fix leaves behind."""
+    import json
+    import subprocess
+    import sys
+    import time
+
+    from envtui.resolver.journal import read_journal
+
+    repo = Path(__file__).resolve().parent.parent
+    proc = subprocess.Popen([sys.executable, "-c", _APPLY, str(prefix), hang.url,
+                             json.dumps([a.to_dict() for a in actions])],
+                            cwd=repo, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    try:
+        assert hang.asked.wait(60), "the installer never reached the network"
+        end = time.monotonic() + 30
+        while (journal := read_journal(prefix)) is None or journal.child is None:
+            assert time.monotonic() < end, "the journal never named the installer"
+            time.sleep(0.02)
+        proc.kill()
+        proc.wait()
+        os.killpg(journal.child, signal.SIGKILL)
+        while _running(journal.child):
+            assert time.monotonic() < end + 30, "the installer did not die"
+            time.sleep(0.02)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan may wait a while to be reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return False

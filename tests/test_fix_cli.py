@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from envtui.resolver.actions import Action, ActionKind
 from tests.envfactory import make_venv, python_of, uv_bin, uv_install
-from tests.envstate import manifest
+from tests.envstate import Hang, interrupt_apply, manifest
 from tests.wheels import build_wheel
 
 LOCAL = ("--no-index", "--offline")
@@ -207,3 +208,29 @@ def test_fix_needs_yes_when_not_interactive(tmp_path: Path, wheels: Path,
     nothing = run("fix", clean, *LOCAL, "-f", wheels, "--json")
     assert nothing.returncode == 0
     assert json.loads(nothing.stdout) == {"env": str(clean), "plans": [], "applied": False}
+
+
+def test_interrupted_fix_is_reported_then_restored_or_discarded(
+        tmp_path: Path, wheels: Path, home: Path, hang: Hang) -> None:
+    venv = conflicted_venv(tmp_path, wheels, ["oldlib==1.0", "numpy==1.26.4"], ["newlib==2.0"])
+    before = manifest(venv)
+    half = [Action("newlib", "2.0", None, ActionKind.REMOVE),
+            Action("numpy", "1.26.4", "2.1.0", ActionKind.UPGRADE)]
+    interrupt_apply(venv, hang, half)
+    half_done = manifest(venv)
+    assert "newlib" not in installed(venv)
+
+    listed = json.loads(run("show", venv, "--json").stdout)
+    assert [p["kind"] for p in listed["problem_details"]] == ["interrupted"]
+    refused = run("fix", venv, *LOCAL, "-f", wheels, "--yes")
+    assert refused.returncode == 2 and "was interrupted" in refused.stderr
+
+    assert run("undo", venv).returncode == 0
+    assert manifest(venv) == before
+
+    interrupt_apply(venv, hang, half)
+    discarded = run("undo", venv, "--discard")
+    assert discarded.returncode == 0, discarded.stderr
+    assert "forgot the interrupted fix" in discarded.stdout
+    assert manifest(venv) == half_done
+    assert json.loads(run("show", venv, "--json", "--refresh").stdout)["problem_details"] == []

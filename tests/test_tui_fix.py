@@ -12,13 +12,16 @@ from textual.widgets import OptionList, Static
 from envtui.inspectors.base import ScanContext
 from envtui.inspectors.discovery import inspect_path
 from envtui.model import EnvKind, Inventory
+from envtui.resolver.actions import Action, ActionKind
 from envtui.resolver.sources import IndexOptions
+from envtui.resolver.transaction import pending
 from envtui.tui.app import EnvtuiApp
 from envtui.tui.screens.fix import FixScreen
 from envtui.tui.widgets.confirm import ConfirmScreen
 from tests.envfactory import make_venv, uv_install
-from tests.envstate import Hang, manifest
+from tests.envstate import Hang, interrupt_apply, manifest
 from tests.test_fix_cli import installers_agree
+from tests.test_tui_tree import run_command
 from tests.tui_helpers import FixtureLoader, check_readme_screenshot, run_async, settle, until
 from tests.wheels import build_wheel
 
@@ -172,3 +175,55 @@ SNAPSHOTS = Path(__file__).parent / "__snapshots__" / "test_tui_fix"
 def test_readme_screenshot_matches_snapshot() -> None:
     """Refresh with `ENVTUI_SCREENSHOTS=1 pytest tests/test_tui_fix.py -k readme`."""
     check_readme_screenshot(SNAPSHOTS, "fix", "test_fix_screen_snapshot")
+
+
+# The removal runs first, so the environment really is half-changed when the install hangs.
+HALF_DONE = [Action("newlib", "2.0", None, ActionKind.REMOVE),
+             Action("numpy", "1.26.4", "2.1.0", ActionKind.UPGRADE)]
+
+
+@pytest.mark.parametrize("choice", ["u", "d"])
+@run_async
+async def test_interrupted_fix_offers_restore_or_discard(home: Path, wheels: Path,
+                                                         conflicted: Path, hang: Hang,
+                                                         choice: str) -> None:
+    before = manifest(conflicted)
+    interrupt_apply(conflicted, hang, HALF_DONE)
+    half_done = manifest(conflicted)
+    assert half_done != before
+    app = app_for(home, conflicted, local(wheels))
+    async with app.run_test(size=(110, 32)) as pilot:
+        await settle(pilot)
+        await pilot.press("f")
+        screen = fix_screen(app)
+        explanation = screen.query_one("#fix-explanation", Static)
+        await until(pilot, lambda: explanation.display, "the interrupted fix")
+        text = str(explanation.render())
+        assert text.startswith("An envtui fix was interrupted")
+        assert "remove newlib 2.0; upgrade numpy 1.26.4 -> 2.1.0" in text
+        await pilot.press("enter")  # nothing to apply until it is settled
+        assert app.screen is screen
+        await pilot.press(choice, "y")
+        await until(pilot, lambda: screen.busy is None and screen.proposal is not None,
+                    "the plans after settling the interrupted fix")
+        assert pending(conflicted) is None
+        if choice == "u":
+            assert manifest(conflicted) == before
+        else:
+            assert manifest(conflicted) == half_done
+
+
+@run_async
+async def test_palette_opens_the_fix_screen_and_recomputes(home: Path, wheels: Path,
+                                                           conflicted: Path) -> None:
+    app = app_for(home, conflicted, local(wheels))
+    async with app.run_test(size=(110, 32)) as pilot:
+        await settle(pilot)
+        await run_command(pilot, "fix: proj")
+        screen = fix_screen(app)
+        await until(pilot, lambda: screen.proposal is not None, "the plans")
+        first = screen.proposal
+        await run_command(pilot, "fix: recompute")
+        await until(pilot, lambda: screen.proposal is not None and screen.proposal is not first,
+                    "new plans")
+        assert plan_texts(app)[0].startswith("1. upgrade numpy")

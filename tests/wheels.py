@@ -23,11 +23,13 @@ def build_wheel(
     requires_python: str | None = None,
     summary: str = "",
     files: Mapping[str, str] | None = None,
+    tag: str = "py3-none-any",
 ) -> Path:
-    """Write `name-version-py3-none-any.whl` into `dest` and return its path.
+    """Write `name-version-TAG.whl` (TAG: py3-none-any by default) into `dest`; return it.
 
     `files` maps paths inside the wheel (e.g. "pkg/__init__.py", "x.pth") to contents;
-    by default the wheel holds one module named after the project.
+    by default the wheel holds one module named after the project. `tag` is the wheel's
+    compatibility tag, e.g. "cp311-cp311-manylinux_2_17_x86_64" or "cp39-abi3-win_amd64".
     """
     dist = name.replace("-", "_")
     distinfo = f"{dist}-{version}.dist-info"
@@ -40,13 +42,14 @@ def build_wheel(
     contents = dict(files or {f"{dist}/__init__.py": f"__version__ = {version!r}\n"})
     contents[f"{distinfo}/METADATA"] = "\n".join(meta) + "\n\nLong description.\n"
     contents[f"{distinfo}/WHEEL"] = (
-        "Wheel-Version: 1.0\nGenerator: envtui-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        "Wheel-Version: 1.0\nGenerator: envtui-tests\n"
+        f"Root-Is-Purelib: {'true' if tag.endswith('-none-any') else 'false'}\nTag: {tag}\n"
     )
     record = [_record_line(p, c.encode()) for p, c in contents.items()]
     record.append(f"{distinfo}/RECORD,,")
     contents[f"{distinfo}/RECORD"] = "\n".join(record) + "\n"
     dest.mkdir(parents=True, exist_ok=True)
-    path = dest / f"{dist}-{version}-py3-none-any.whl"
+    path = dest / f"{dist}-{version}-{tag}.whl"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
         for p, c in contents.items():
             zf.writestr(p, c)

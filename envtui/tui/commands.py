@@ -1,5 +1,6 @@
 """Command palette providers, one per domain: environments ("env: rescan", "show: NAME"),
-dependency trees ("tree: NAME", "tree: reverse") and problems ("problems: all").
+dependency trees ("tree: NAME", "tree: reverse"), problems ("problems: all") and fixes
+("fix: NAME", "fix: apply", "fix: undo").
 
 Each provider talks to whichever screen opened the palette through a small protocol, so it
 does not import the screens (no import cycle) and offers nothing on screens that do not
@@ -14,7 +15,7 @@ from typing import Protocol, runtime_checkable
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from envtui.model import Environment, Problem
+from envtui.model import Environment, EnvKind, Problem
 from envtui.tui.format import short_ref, shown_name
 
 
@@ -187,3 +188,53 @@ class ProblemCommands(_ListedCommands):
         if isinstance(target, ProblemCommandTarget):
             yield ("problems: all", target.action_show_problems,
                    "Check every environment and list all their problems")
+
+
+@runtime_checkable
+class FixCommandTarget(Protocol):
+    """What the inventory offers to the fix commands."""
+
+    @property
+    def environments(self) -> Sequence[Environment]:
+        """Every environment shown, in inventory order."""
+        ...
+
+    @property
+    def home(self) -> str | None:
+        """The home directory, written `~` in paths."""
+        ...
+
+    def fix_environment(self, env: Environment) -> None:
+        """Open the fix screen of `env`."""
+
+
+@runtime_checkable
+class FixViewTarget(Protocol):
+    """What the fix screen offers to the fix commands."""
+
+    def action_apply_plan(self) -> None:
+        """Apply the highlighted plan (after asking)."""
+
+    def action_undo(self) -> None:
+        """Restore the environment as it was before the last fix (after asking)."""
+
+    def action_recompute(self) -> None:
+        """Check again and compute new plans."""
+
+
+class FixCommands(_ListedCommands):
+    """`fix: NAME` for every venv and conda environment on the inventory; on the fix
+    screen, `fix: apply`, `fix: undo` and `fix: recompute`."""
+
+    def _commands(self) -> Iterator[_Command]:
+        target = self.screen
+        if isinstance(target, FixViewTarget):
+            yield ("fix: apply", target.action_apply_plan, "Apply the highlighted plan")
+            yield ("fix: undo", target.action_undo,
+                   "Restore the environment as it was before the last fix")
+            yield ("fix: recompute", target.action_recompute, "Check again and compute new plans")
+        elif isinstance(target, FixCommandTarget):
+            for env in target.environments:
+                if env.kind in (EnvKind.VENV, EnvKind.CONDA):
+                    yield (f"fix: {shown_name(env)}", partial(target.fix_environment, env),
+                           short_ref(env, target.home))

@@ -9,12 +9,14 @@ process group and restores the environment.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.command import Provider
 from textual.containers import Horizontal
 from textual.content import Content
 from textual.message import Message
@@ -25,6 +27,7 @@ from textual.worker import Worker, WorkerState
 
 from envtui.format import plural
 from envtui.model import Environment, Problem
+from envtui.tui.commands import FixCommands
 from envtui.tui.format import printable, short_ref, shown_name
 from envtui.tui.widgets.confirm import ConfirmScreen
 
@@ -36,6 +39,8 @@ if TYPE_CHECKING:
 
 class FixScreen(Screen[bool]):
     """Problems of `env` and the plans that fix them; dismissed with True if it changed."""
+
+    COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {FixCommands}
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "apply_plan", "Apply", tooltip="Apply the highlighted plan",

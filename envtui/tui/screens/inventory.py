@@ -29,7 +29,12 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from envtui.inspectors.base import ScanContext
 from envtui.model import Environment, Inventory, Problem
 from envtui.tui.batches import Batcher
-from envtui.tui.commands import EnvironmentCommands, ProblemCommands, TreeCommands
+from envtui.tui.commands import (
+    EnvironmentCommands,
+    FixCommands,
+    ProblemCommands,
+    TreeCommands,
+)
 from envtui.tui.format import printable
 from envtui.tui.index import InventoryIndex, PartialInventory
 from envtui.tui.screens.fix import FixScreen
@@ -124,6 +129,7 @@ class InventoryScreen(Screen[None]):
         EnvironmentCommands,
         TreeCommands,
         ProblemCommands,
+        FixCommands,
     }
 
     class ScanProgressed(Message):
@@ -261,7 +267,11 @@ class InventoryScreen(Screen[None]):
         table = self.query_one(InventoryTable)
         env = table.environment(table.current_key)
         if env is not None:
-            self.app.push_screen(FixScreen(env, home=self.home), self._after_fix)
+            self.fix_environment(env)
+
+    def fix_environment(self, env: Environment) -> None:
+        """Open the fix screen of `env`; rescan when it changed the environment."""
+        self.app.push_screen(FixScreen(env, home=self.home), self._after_fix)
 
     def _after_fix(self, changed: bool | None) -> None:
         if changed:
