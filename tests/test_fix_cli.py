@@ -30,7 +30,11 @@ def run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProce
 
 @pytest.fixture(scope="module")
 def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    d = tmp_path_factory.mktemp("fix-wheels")
+    return build_fix_wheels(tmp_path_factory.mktemp("fix-wheels"))
+
+
+def build_fix_wheels(d: Path) -> Path:
+    """Wheels for the NumPy conflict, a diamond, a downgrade-only fix and an impossible one."""
     build_wheel(d, "numpy", "1.26.4", requires_python=">=3.9")
     build_wheel(d, "numpy", "2.1.0", requires_python=">=3.10")
     build_wheel(d, "oldlib", "1.0", requires=["numpy<2"])

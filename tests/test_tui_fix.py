@@ -20,26 +20,14 @@ from envtui.tui.screens.fix import FixScreen
 from envtui.tui.widgets.confirm import ConfirmScreen
 from tests.envfactory import make_venv, uv_install
 from tests.envstate import Hang, interrupt_apply, manifest
-from tests.test_fix_cli import installers_agree
+from tests.test_fix_cli import build_fix_wheels, installers_agree
 from tests.test_tui_tree import run_command
 from tests.tui_helpers import FixtureLoader, check_readme_screenshot, run_async, settle, until
-from tests.wheels import build_wheel
 
 
 @pytest.fixture(scope="module")
 def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    d = tmp_path_factory.mktemp("tui-fix-wheels")
-    build_wheel(d, "numpy", "1.26.4")
-    build_wheel(d, "numpy", "2.1.0")
-    build_wheel(d, "oldlib", "1.0", requires=["numpy<2"])
-    build_wheel(d, "oldlib", "1.3", requires=["numpy>=1.26"])
-    build_wheel(d, "newlib", "2.0", requires=["numpy>=2"])
-    build_wheel(d, "stuck-a", "1.0", requires=["core<2"])
-    build_wheel(d, "stuck-b", "1.0", requires=["core>=2"])
-    build_wheel(d, "core", "1.0")
-    build_wheel(d, "core", "2.0")
-    build_wheel(d, "umbrella", "1.0", requires=["stuck-a", "stuck-b"])
-    return d
+    return build_fix_wheels(tmp_path_factory.mktemp("tui-fix-wheels"))
 
 
 @pytest.fixture
