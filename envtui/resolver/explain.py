@@ -79,7 +79,7 @@ def _python_paragraph(infos: Sequence[Info], provider: Provider) -> str:
     for info in _unique(infos):
         req = info.requirement
         if req.unusable is not None:
-            lines.append(f"{info.parent} cannot be used: {req.unusable}")
+            lines.append(f"{info.parent} cannot be used: {req.unusable.rstrip('.')}")
         else:
             owner = str(info.parent) if info.parent else req.why or "you"
             lines.append(f"{owner} requires Python {req.specifier}, but the target is "
@@ -97,10 +97,16 @@ def _project_paragraph(name: str, infos: Sequence[Info], provider: Provider) -> 
     spec = _combined(infos)
     shown = _list_versions(available)
     if len(infos) == 1:
-        conclusion = f"no available version of {display} matches {spec} (there is {shown})"
+        matching = f"matches {spec}" if str(spec) else "can be used"
+        conclusion = f"no available version of {display} {matching} (there is {shown})"
     else:
         conclusion = (f"no version of {display} satisfies all of them "
                       f"(there is {shown})")
+    yanked = _yanked_matches(name, spec, provider)
+    if yanked:
+        conclusion += (f"; {_list_versions(yanked)} would match but "
+                       f"{'is' if len(yanked) == 1 else 'are'} yanked (a yanked release is "
+                       "used only when pinned with ==)")
     alternatives = [a for i in infos if (a := _no_other_version(i, infos, provider))]
     text = f"{said}; {conclusion}"
     if alternatives:
@@ -108,10 +114,17 @@ def _project_paragraph(name: str, infos: Sequence[Info], provider: Provider) -> 
     return text + "."
 
 
+def _yanked_matches(name: str, spec: SpecifierSet, provider: Provider) -> list[Version]:
+    """Yanked versions of `name` that `spec` admits: skipped because nothing pins them."""
+    return [v for v, cand in provider.versions(name).items()
+            if cand.link is not None and cand.link.yanked is not None
+            and spec.contains(v, prereleases=True)]
+
+
 def _nothing_available(display: str, name: str, provider: Provider) -> str:
     error = provider.source_error(name)
     if error:
-        return f"{display} could not be looked up: {error}"
+        return f"{display} could not be looked up: {error.rstrip('.')}"
     if not provider.links(name):
         where = ", ".join(s.label for s in provider.sources) or "no sources are configured"
         return f"no source has a project named {display} (looked in {where})"
