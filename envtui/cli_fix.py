@@ -34,6 +34,9 @@ def add_parsers(sub: Any, scan_options: Callable[[argparse.ArgumentParser], None
                     help="which plan to apply (default: 1, the smallest change)")
     fx.add_argument("--keep", action="append", default=[], metavar="NAME",
                     help="hold this package at its installed version (repeatable)")
+    fx.add_argument("--channel", "-c", action="append", default=[], metavar="URL",
+                    help="conda channel for a conda environment's own packages "
+                         "(repeatable; default: the channels its records came from)")
     _index_options(fx)
     scan_options(fx)
 
@@ -122,15 +125,17 @@ def _fixable_env(args: argparse.Namespace) -> Environment:
 def cmd_fix(args: argparse.Namespace) -> int:
     from envtui.cli import EXIT_OK, EXIT_PROBLEMS, UsageError
     from envtui.resolver.checks import check_environment
-    from envtui.resolver.plans import FixError, propose
+    from envtui.resolver.fixing import plan_fix
+    from envtui.resolver.plans import FixError
     from envtui.resolver.target import TargetError
 
     env = _fixable_env(args)
     _refuse_interrupted(env)
     options, sources = _sources(args)
+    problems = check_environment(env)
     try:
-        proposal = propose(env, check_environment(env), sources, keep=args.keep,
-                           pre=options.pre)
+        proposal = plan_fix(env, problems, sources, options, keep=args.keep,
+                            channels=args.channel)
     except (FixError, TargetError) as e:
         raise UsageError(str(e)) from None
     for warning in proposal.warnings:
@@ -167,7 +172,7 @@ def cmd_fix(args: argparse.Namespace) -> int:
         elif not args.dry_run:
             print("nothing changed (use --yes to apply without asking)")
         return EXIT_PROBLEMS
-    _apply(env, plan.actions, options, quiet=args.json)
+    _apply(env, plan, options, quiet=args.json)
     out["applied"] = True
     if args.json:
         print(json.dumps(out, indent=2))
@@ -205,10 +210,11 @@ def _confirmed(args: argparse.Namespace, question: str) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
-def _apply(env: Environment, actions: Any, options: Any, *, quiet: bool) -> None:
+def _apply(env: Environment, plan: Any, options: Any, *, quiet: bool) -> None:
     """Run the transaction; Ctrl-C cancels it (the child is stopped and the env restored)."""
     from envtui.cli import UsageError
-    from envtui.resolver.transaction import TransactionError, apply_actions
+    from envtui.resolver.fixing import apply_plan
+    from envtui.resolver.transaction import TransactionError
 
     cancel = threading.Event()
 
@@ -220,8 +226,7 @@ def _apply(env: Environment, actions: Any, options: Any, *, quiet: bool) -> None
 
     def work() -> None:
         try:
-            apply_actions(Path(env.path or ""), actions, options, progress=progress,
-                          cancel=cancel)
+            apply_plan(env, plan, options, progress=progress, cancel=cancel)
         except BaseException as e:  # handed to the main thread, which reports it
             worker_error.append(e)
 

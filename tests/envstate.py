@@ -92,6 +92,7 @@ def interrupt_apply(prefix: Path, hang: Hang, actions: list[Action]) -> None:
     from envtui.resolver.journal import read_journal
 
     repo = Path(__file__).resolve().parent.parent
+    hang.asked.clear()  # wait for this apply's installer, not an earlier one
     proc = subprocess.Popen([sys.executable, "-c", _APPLY, str(prefix), hang.url,
                              json.dumps([a.to_dict() for a in actions])],
                             cwd=repo, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)

@@ -146,7 +146,7 @@ def propose(env: Environment, problems: Sequence[Problem], sources: Sequence[Sou
         except ResolutionFailed:
             continue
         plans.append(Plan(plan.actions, f"removes {installed[key].name}, which nothing needs"))
-    proposal.plans = _ranked(plans)[:max_plans]
+    proposal.plans = ranked(plans)[:max_plans]
     if proposal.plans:
         proposal.explanation = None
     return proposal
@@ -225,7 +225,7 @@ def _dependents(packages: Iterable[Package]) -> dict[str, set[str]]:
     return out
 
 
-def _ranked(plans: Sequence[Plan]) -> list[Plan]:
+def ranked(plans: Sequence[Plan]) -> list[Plan]:
     seen: set[tuple[Action, ...]] = set()
     out = []
     for plan in sorted(plans, key=lambda p: p.cost):

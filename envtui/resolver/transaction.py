@@ -48,7 +48,7 @@ from envtui.resolver.sources import IndexOptions
 
 __all__ = [
     "ApplyFailed", "ApplyResult", "Cancelled", "EnvBusy", "Journal", "NothingToUndo",
-    "PendingChange", "SnapshotError", "TransactionError", "apply_actions", "discard",
+    "PendingChange", "SnapshotError", "Step", "TransactionError", "apply_actions", "discard",
     "pending", "undo",
 ]
 
@@ -100,6 +100,22 @@ class ApplyResult:
     """The environment as inspected after the change."""
     problems: tuple[Problem, ...]
     """Its check after the change (problems it had before may remain)."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """An installer step other than uv/pip, for `apply_actions` (conda_fix: rattler).
+
+    `run(say, cancel, deadline)` changes the prefix and returns why it failed, or None; it
+    must not leave anything running. `verify(env)` says why the result is not the plan, or
+    None (the transaction still checks for new problems itself).
+    """
+
+    name: str
+    run: Callable[[Progress, threading.Event, float], str | None]
+    verify: Callable[[Environment], str | None]
+    copies: frozenset[str] = frozenset()
+    """Prefix-relative files the snapshot copies rather than links: the step rewrites them."""
 
 
 class _Failure(Exception):
@@ -172,7 +188,8 @@ def _snapshot_dir(prefix: Path) -> Path:
 
 
 def _take_snapshot(prefix: Path, actions: Sequence[Action], env: Environment,
-                   say: Progress) -> tuple[Path, frozenset[str]]:
+                   say: Progress, copies: frozenset[str] = frozenset()
+                   ) -> tuple[Path, frozenset[str]]:
     """Replace the previous snapshot (and its journal) with one of the prefix as it is.
 
     The previous one goes only once the new one is complete: a snapshot that cannot be
@@ -187,7 +204,8 @@ def _take_snapshot(prefix: Path, actions: Sequence[Action], env: Environment,
                   and p.location.endswith(".dist-info")]
     skip = snap.skipped_names(prefix)
     try:
-        count = snap.take(prefix, partial, snap.record_files(dist_infos, prefix), skip)
+        count = snap.take(prefix, partial, snap.record_files(dist_infos, prefix) | copies,
+                          skip)
     except BaseException:
         snap.remove_tree(partial)
         raise
@@ -200,7 +218,8 @@ def _take_snapshot(prefix: Path, actions: Sequence[Action], env: Environment,
 
 def apply_actions(prefix: Path, actions: Sequence[Action], options: IndexOptions, *,
                   progress: Progress | None = None, cancel: threading.Event | None = None,
-                  timeout: float = TIMEOUT, grace: float = GRACE) -> ApplyResult:
+                  timeout: float = TIMEOUT, grace: float = GRACE,
+                  step: Step | None = None) -> ApplyResult:
     """Apply `actions` to the environment at `prefix`, verified, or leave it as it was.
 
     `progress` gets one line at a time (installer output, and warnings starting with
@@ -208,6 +227,7 @@ def apply_actions(prefix: Path, actions: Sequence[Action], options: IndexOptions
     (SIGINT, then SIGTERM and SIGKILL `grace` seconds apart) and restores the environment.
     Raises EnvBusy, PendingChange, SnapshotError, Cancelled or ApplyFailed (all
     TransactionError); on Cancelled and ApplyFailed the environment is as it was.
+    `step` replaces the uv/pip run (and the check of the planned versions).
     """
     prefix = Path(os.path.abspath(prefix))
     say = progress or (lambda _line: None)
@@ -216,18 +236,19 @@ def apply_actions(prefix: Path, actions: Sequence[Action], options: IndexOptions
         return ApplyResult(prefix, (), "", (), None, ())
     if not (prefix / "pyvenv.cfg").is_file() and not (prefix / "conda-meta").is_dir():
         raise TransactionError(f"{prefix} is not a virtual environment or a conda environment")
-    if not os.path.lexists(interpreter(prefix)):
+    if step is None and not os.path.lexists(interpreter(prefix)):
         raise TransactionError(f"{prefix} has no {interpreter(prefix).relative_to(prefix)}")
     with env_lock(prefix):
         journal = read_journal(prefix)
         if journal is not None and journal.state == APPLYING:
             raise PendingChange(f"an earlier envtui change to {prefix} was interrupted; "
                                 f"`envtui undo {prefix}` restores it")
-        installer = find_installer(prefix)
+        installer = find_installer(prefix) if step is None else Installer(step.name, ())
         with uv_lock(prefix):  # what is checked and snapshotted is what uv last left
             before_env = _inspect(prefix)
             before = _check(before_env)
-            snapshot, skip = _take_snapshot(prefix, actions, before_env, say)
+            snapshot, skip = _take_snapshot(prefix, actions, before_env, say,
+                                            step.copies if step else frozenset())
         journal = Journal(prefix=prefix, state=APPLYING, pid=os.getpid(), started=_now(),
                           actions=tuple(actions), snapshot=f"{STATE_DIR}/{SNAPSHOT}",
                           skipped=tuple(sorted(skip)), installer=installer.name)
@@ -235,7 +256,7 @@ def apply_actions(prefix: Path, actions: Sequence[Action], options: IndexOptions
         tail: deque[str] = deque(maxlen=40)
         try:
             env, after = _execute(prefix, actions, options, installer, journal, before,
-                                  say, cancel, time.monotonic() + timeout, grace, tail)
+                                  say, cancel, time.monotonic() + timeout, grace, tail, step)
         except (_Cancel, KeyboardInterrupt):
             raise _roll_back(prefix, journal, snapshot, None, tail, say) from None
         except _Failure as e:
@@ -258,12 +279,12 @@ def apply_actions(prefix: Path, actions: Sequence[Action], options: IndexOptions
 def _execute(prefix: Path, actions: Sequence[Action], options: IndexOptions,
              installer: Installer, journal: Journal, before: list[Problem], say: Progress,
              cancel: threading.Event, deadline: float, grace: float,
-             tail: deque[str]) -> tuple[Environment, list[Problem]]:
+             tail: deque[str], step: Step | None = None) -> tuple[Environment, list[Problem]]:
     def started(pid: int) -> None:
         # Recorded so that, if envtui dies, nobody restores under a still-running installer.
         write_journal(replace(journal, child=pid))
 
-    for argv in commands(installer, prefix, actions, options):
+    for argv in commands(installer, prefix, actions, options) if step is None else ():
         if cancel.is_set():
             raise _Cancel
         shown = argv[1:] if installer.name == "uv" else argv[3:]  # after `python -m pip`
@@ -284,12 +305,16 @@ def _execute(prefix: Path, actions: Sequence[Action], options: IndexOptions,
                         None)
             raise _Failure(f"{installer.name} failed (exit status {out.returncode})"
                            + (f": {said}" if said else ""))
+    failed = step.run(say, cancel, deadline) if step is not None else None
     if cancel.is_set():
         raise _Cancel
+    if failed:
+        raise _Failure(failed)
     say("verifying the environment")
     env = _inspect(prefix)
     after = _check(env)
-    why = verify(actions, before, env, after)
+    why = (step.verify(env) or verify((), before, env, after)) if step is not None \
+        else verify(actions, before, env, after)
     if why:
         raise _Failure(why)
     if cancel.is_set():

@@ -161,8 +161,8 @@ class FixScreen(Screen[bool]):
         from envtui.inspectors.base import ScanContext
         from envtui.inspectors.discovery import inspect_path
         from envtui.resolver.checks import check_environment
+        from envtui.resolver.fixing import plan_fix
         from envtui.resolver.pipconfig import build_sources, index_options
-        from envtui.resolver.plans import propose
         from envtui.resolver.transaction import pending
 
         if self.env.path and (journal := pending(Path(self.env.path))) is not None:
@@ -174,8 +174,8 @@ class FixScreen(Screen[bool]):
                                use_cache=False) or env
         options = self.options or index_options()
         sources = build_sources(options, ScanContext.from_process().cache_dir)
-        proposal = propose(env, check_environment(env), sources, pre=options.pre,
-                           progress=self._post_output)
+        proposal = plan_fix(env, check_environment(env), sources, options,
+                            progress=self._post_output)
         self.post_message(self.PlansReady(proposal, env))
 
     def _post_output(self, line: str) -> None:
@@ -252,7 +252,7 @@ class FixScreen(Screen[bool]):
         def answered(yes: bool | None) -> None:
             if yes:
                 self._start("applying", f"Applying plan {index + 1}… ")
-                self._worker = self.apply_plan(plan)
+                self._worker = self.run_plan(plan)
 
         self.app.push_screen(ConfirmScreen(f"Apply plan {index + 1} to {shown_name(self.env)}?",
                                            detail), answered)
@@ -276,15 +276,14 @@ class FixScreen(Screen[bool]):
         self._status((text, "bold $text-accent"), "Ctrl-C cancels")
 
     @work(thread=True, exclusive=True, group="fix", exit_on_error=False)
-    def apply_plan(self, plan: Plan) -> None:
+    def run_plan(self, plan: Plan) -> None:
+        from envtui.resolver.fixing import apply_plan
         from envtui.resolver.pipconfig import index_options
-        from envtui.resolver.transaction import TransactionError, apply_actions
+        from envtui.resolver.transaction import TransactionError
 
         try:
-            apply_actions(Path(self.env.path or ""), plan.actions,
-                          self.options or index_options(),
-                          progress=self._post_output,
-                          cancel=self._cancel)
+            apply_plan(self.env, plan, self.options or index_options(),
+                       progress=self._post_output, cancel=self._cancel)
         except TransactionError as e:
             self.post_message(self.Finished("apply", str(e)))
         else:
