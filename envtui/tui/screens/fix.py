@@ -94,7 +94,7 @@ class FixScreen(Screen[bool]):
         self._home = home
         self._proposal: Proposal | None = None
         self._busy: str | None = None
-        """"computing", "applying" or "undoing" while a worker runs."""
+        """"computing", or the change running ("apply", "undo", "discard") in a worker."""
         self._cancel = threading.Event()
         self._changed = False
         self._worker: Worker[None] | None = None
@@ -242,66 +242,68 @@ class FixScreen(Screen[bool]):
         self.action_apply_plan()
 
     def action_apply_plan(self) -> None:
+        from envtui.resolver.fixing import apply_plan
+        from envtui.resolver.pipconfig import index_options
+
         plans = self.query_one("#fix-plans", OptionList)
         if self._busy or self._proposal is None or plans.highlighted is None:
             return
-        index = plans.highlighted
-        plan = self._proposal.plans[index]
-        detail = "\n".join(a.describe() for a in plan.actions)
+        number = plans.highlighted + 1
+        plan = self._proposal.plans[number - 1]
 
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self._start("applying", f"Applying plan {index + 1}… ")
-                self._worker = self.run_plan(plan)
+        def apply() -> None:
+            apply_plan(self.env, plan, self.options or index_options(),
+                       progress=self._post_output, cancel=self._cancel)
 
-        self.app.push_screen(ConfirmScreen(f"Apply plan {index + 1} to {shown_name(self.env)}?",
-                                           detail), answered)
+        self._ask(f"Apply plan {number} to {shown_name(self.env)}?",
+                  "\n".join(a.describe() for a in plan.actions),
+                  "apply", f"Applying plan {number}… ", apply)
 
     def action_undo(self) -> None:
-        if self._busy:
-            return
+        from envtui.resolver.transaction import undo
+
+        def restore() -> None:
+            undone = undo(Path(self.env.path or ""), progress=self._post_output)
+            what = "; ".join(a.describe() for a in undone)
+            self._post_output(f"undid: {what}" if what else "restored")
+
+        if not self._busy:
+            self._ask(f"Restore {shown_name(self.env)} as it was before the last fix?", "",
+                      "undo", "Restoring… ", restore)
+
+    def action_discard(self) -> None:
+        from envtui.resolver.transaction import discard
+
+        if not self._busy and self._interrupted is not None:
+            self._ask("Forget the interrupted fix and keep the environment as it is now?", "",
+                      "discard", "Forgetting the interrupted fix… ",
+                      lambda: discard(Path(self.env.path or "")))
+
+    def _ask(self, question: str, detail: str, what: str, doing: str,
+             change: Callable[[], object]) -> None:
+        """Ask first (No is the default), then run `change` in the worker."""
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self._start("undoing", "Restoring… ")
-                self._worker = self.undo_last()
+                self._busy = what
+                self._cancel.clear()
+                self.query_one("#fix-log", RichLog).clear()
+                self._status((doing, "bold $text-accent"), "Ctrl-C cancels")
+                self._worker = self.run_change(what, change)
 
-        self.app.push_screen(ConfirmScreen(
-            f"Restore {shown_name(self.env)} as it was before the last fix?"), answered)
-
-    def _start(self, busy: str, text: str) -> None:
-        self._busy = busy
-        self._cancel.clear()
-        self.query_one("#fix-log", RichLog).clear()
-        self._status((text, "bold $text-accent"), "Ctrl-C cancels")
+        self.app.push_screen(ConfirmScreen(question, detail), answered)
 
     @work(thread=True, exclusive=True, group="fix", exit_on_error=False)
-    def run_plan(self, plan: Plan) -> None:
-        from envtui.resolver.fixing import apply_plan
-        from envtui.resolver.pipconfig import index_options
+    def run_change(self, what: str, change: Callable[[], object]) -> None:
+        """Apply, undo or discard; a TransactionError is reported, the env restored."""
         from envtui.resolver.transaction import TransactionError
 
         try:
-            apply_plan(self.env, plan, self.options or index_options(),
-                       progress=self._post_output, cancel=self._cancel)
+            change()
         except TransactionError as e:
-            self.post_message(self.Finished("apply", str(e)))
+            self.post_message(self.Finished(what, str(e)))
         else:
-            self.post_message(self.Finished("apply", None))
-
-    @work(thread=True, exclusive=True, group="fix", exit_on_error=False)
-    def undo_last(self) -> None:
-        from envtui.resolver.transaction import TransactionError, undo
-
-        try:
-            undone = undo(Path(self.env.path or ""),
-                          progress=self._post_output)
-        except TransactionError as e:
-            self.post_message(self.Finished("undo", str(e)))
-        else:
-            what = "; ".join(a.describe() for a in undone)
-            self.post_message(self.Output(f"undid: {what}" if what else "restored"))
-            self.post_message(self.Finished("undo", None))
+            self.post_message(self.Finished(what, None))
 
     @on(Finished)
     def _finished(self, message: Finished) -> None:
@@ -332,31 +334,8 @@ class FixScreen(Screen[bool]):
         self._status(("Failed: ", "bold $text-error"), text)
         self.notify(text, title="Fix failed", severity="error", timeout=10, markup=False)
 
-    def action_discard(self) -> None:
-        if self._busy or self._interrupted is None:
-            return
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self._start("discarding", "Forgetting the interrupted fix… ")
-                self._worker = self.discard_interrupted()
-
-        self.app.push_screen(ConfirmScreen(
-            "Forget the interrupted fix and keep the environment as it is now?"), answered)
-
-    @work(thread=True, exclusive=True, group="fix", exit_on_error=False)
-    def discard_interrupted(self) -> None:
-        from envtui.resolver.transaction import TransactionError, discard
-
-        try:
-            discard(Path(self.env.path or ""))
-        except TransactionError as e:
-            self.post_message(self.Finished("discard", str(e)))
-        else:
-            self.post_message(self.Finished("discard", None))
-
     def action_cancel(self) -> None:
-        if self._busy in ("applying", "undoing"):
+        if self._busy in ("apply", "undo"):
             self._cancel.set()
             self._status(("Cancelling… ", "bold $text-warning"),
                          "stopping the installer, then restoring the environment")
@@ -367,7 +346,7 @@ class FixScreen(Screen[bool]):
             self._compute()
 
     def action_go_back(self) -> None:
-        if self._busy in ("applying", "undoing"):
+        if self._busy in ("apply", "undo"):
             self.notify("Wait for it to finish, or press Ctrl-C to cancel.", markup=False)
             return
         self.dismiss(self._changed)
@@ -376,7 +355,7 @@ class FixScreen(Screen[bool]):
         if action == "apply_plan":
             return True if not self._busy and self._proposal and self._proposal.plans else None
         if action == "cancel":
-            return self._busy in ("applying", "undoing")
+            return self._busy in ("apply", "undo")
         if action in ("undo", "recompute"):
             return True if not self._busy else None
         if action == "discard":
