@@ -54,12 +54,6 @@ class CondaPlan(Plan):
     before: frozenset[Identity] = frozenset()
     """The records installed when the plan was made (a changed env must be planned again)."""
 
-    @property
-    def cost(self) -> tuple[int, int, int, int]:
-        # Plan.cost reads versions as PEP 440, which conda's ("1.1.1w", "9e") need not be.
-        kinds = [a.kind for a in self.actions]
-        return (kinds.count(ActionKind.REMOVE), kinds.count(ActionKind.DOWNGRADE),
-                len(self.actions), sum(_jump(a) for a in self.actions))
 
 
 def conda_problems(env: Environment, problems: Iterable[Problem]) -> list[Problem]:
@@ -285,18 +279,6 @@ def _key(name: str) -> str:
 
 def _identity(r: RepoDataRecord) -> Identity:
     return r.name.normalized, str(r.version), str(r.build)
-
-
-_NUMBERS = re.compile(r"\d+")
-
-
-def _jump(action: Action) -> int:
-    """How far a version moves (major steps weigh most), from its leading numbers."""
-    if action.from_version is None or action.to_version is None:
-        return 0
-    a, b = ((*(int(n) for n in _NUMBERS.findall(v.split("=")[0])[:3]), 0, 0, 0)
-            for v in (action.from_version, action.to_version))
-    return sum(abs(x - y) * w for x, y, w in zip(a[:3], b[:3], (10_000, 100, 1), strict=True))
 
 
 def _one_line(error: BaseException) -> str:

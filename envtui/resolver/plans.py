@@ -10,6 +10,7 @@ problem. Plans are ranked by how little they change.
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from packaging.version import InvalidVersion, Version
 
 from envtui.model import Environment, Package, Problem, ProblemKind
 from envtui.resolver.actions import Action, ActionKind
+from envtui.resolver.graph import build_graph
 from envtui.resolver.provider import Provider, Req
 from envtui.resolver.resolve import TIME_BUDGET, ResolutionFailed, resolve
 from envtui.resolver.sources import Source
@@ -137,9 +139,9 @@ def propose(env: Environment, problems: Sequence[Problem], sources: Sequence[Sou
             continue
         pkg = installed[key]
         plans.append(Plan(plan.actions, f"holds {pkg.name} at {pkg.version}"))
-    dependents = _dependents(installed.values())
+    graph = build_graph(env)
     for key in sorted(involved):
-        if dependents.get(key) or key in held:
+        if graph.parents(key) or key in held:
             continue
         try:
             plan = attempt(drop=[key], budget=ALTERNATIVE_BUDGET)
@@ -213,18 +215,6 @@ def _involved(problems: Iterable[Problem], installed: dict[str, Package]) -> set
     return out & installed.keys()
 
 
-def _dependents(packages: Iterable[Package]) -> dict[str, set[str]]:
-    from envtui.resolver.provider import requirement_or_none
-
-    out: dict[str, set[str]] = {}
-    for pkg in packages:
-        for text in pkg.requires:
-            r = requirement_or_none(text)
-            if r is not None:
-                out.setdefault(canonicalize_name(r.name), set()).add(canonicalize_name(pkg.name))
-    return out
-
-
 def ranked(plans: Sequence[Plan]) -> list[Plan]:
     seen: set[tuple[Action, ...]] = set()
     out = []
@@ -239,6 +229,16 @@ def _jump(action: Action) -> int:
     """How far a version moves: major steps weigh most."""
     if action.from_version is None or action.to_version is None:
         return 0
-    a, b = Version(action.from_version).release, Version(action.to_version).release
-    a, b = (*a, 0, 0, 0)[:3], (*b, 0, 0, 0)[:3]
+    a, b = _release(action.from_version), _release(action.to_version)
     return sum(abs(x - y) * w for x, y, w in zip(a, b, (10_000, 100, 1), strict=True))
+
+
+def _release(version: str) -> tuple[int, int, int]:
+    """major.minor.micro of a PEP 440 version, or the leading numbers of a conda one
+    ("1.1.1w", "9e", "1.0=h1_0"), which PEP 440 need not accept."""
+    try:
+        numbers = list(Version(version).release)
+    except InvalidVersion:
+        numbers = [int(n) for n in re.findall(r"\d+", version.split("=", maxsplit=1)[0])]
+    padded = [*numbers, 0, 0, 0]
+    return padded[0], padded[1], padded[2]

@@ -113,7 +113,6 @@ class Skipped:
 
     platform: int = 0
     requires_python: int = 0
-    yanked: int = 0
     unreadable: list[str] = field(default_factory=list)
 
 
@@ -161,12 +160,9 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         """The error a source gave while listing `name`, if any."""
         return self._failed.get(name)
 
+    @functools.cache  # noqa: B019 - one provider per resolution; the cache dies with it
     def versions(self, name: str) -> dict[Version, Candidate]:
         """Usable candidates of `name` for the target, best file per version."""
-        return self._versions(name)
-
-    @functools.cache  # noqa: B019 - one provider per resolution; the cache dies with it
-    def _versions(self, name: str) -> dict[Version, Candidate]:
         skipped = self.skipped.setdefault(name, Skipped())
         best: dict[Version, tuple[tuple[int, int], Link]] = {}
         for order, link in enumerate(self.links(name)):
@@ -213,7 +209,6 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
             if v in bad:
                 continue
             if cand.link is not None and cand.link.yanked is not None and v not in pinned:
-                self.skipped[name].yanked += 1
                 continue
             usable.append(v)
         allowed = set(spec.filter(usable, prereleases=True if self.pre else None))
