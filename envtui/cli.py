@@ -80,9 +80,10 @@ def _parser() -> argparse.ArgumentParser:
                             "requirement files; every environment when none is given")
     scan_options(check)
 
-    from envtui.cli_fix import add_parsers
+    from envtui import cli_exchange, cli_fix
 
-    add_parsers(sub, scan_options)
+    cli_fix.add_parsers(sub, scan_options)
+    cli_exchange.add_parsers(sub, scan_options, cli_fix.add_index_options)
     return p
 
 
@@ -365,6 +366,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             from envtui import cli_fix
 
             command: Any = getattr(cli_fix, f"cmd_{args.command}")
+            return int(command(args))
+        if args.command in ("export", "import", "diff"):
+            from envtui import cli_exchange
+
+            command = getattr(cli_exchange, f"cmd_{args.command}")
             return int(command(args))
         return _open_app()
     except (UsageError, ConfigError) as e:

@@ -22,7 +22,7 @@ def add_parsers(sub: Any, scan_options: Callable[[argparse.ArgumentParser], None
     rs.add_argument("requirements", nargs="+", metavar="REQ", help="PEP 508 requirements")
     rs.add_argument("--python-version", metavar="X.Y",
                     help="resolve for this Python (default: the one running envtui)")
-    _index_options(rs)
+    add_index_options(rs)
     rs.add_argument("--json", action="store_true", help="machine-readable output")
 
     fx = sub.add_parser("fix", help="plans that fix an environment's dependency problems, "
@@ -37,7 +37,7 @@ def add_parsers(sub: Any, scan_options: Callable[[argparse.ArgumentParser], None
     fx.add_argument("--channel", "-c", action="append", default=[], metavar="URL",
                     help="conda channel for a conda environment's own packages "
                          "(repeatable; default: the channels its records came from)")
-    _index_options(fx)
+    add_index_options(fx)
     scan_options(fx)
 
     ud = sub.add_parser("undo", help="restore an environment as it was before the last fix")
@@ -47,7 +47,7 @@ def add_parsers(sub: Any, scan_options: Callable[[argparse.ArgumentParser], None
     scan_options(ud)
 
 
-def _index_options(p: argparse.ArgumentParser) -> None:
+def add_index_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("package sources (default: pip's configuration)")
     g.add_argument("--index-url", "-i", action="append", default=[], metavar="URL",
                    help="a PEP 503/691 simple index; repeat for more")
@@ -62,16 +62,23 @@ def _index_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--pre", action="store_true", help="allow pre-releases")
 
 
+def index_options_from_args(args: argparse.Namespace) -> Any:
+    """The IndexOptions the index flags ask for, on top of pip's configuration."""
+    from envtui.resolver.pipconfig import index_options
+
+    indexes = list(args.index_url)
+    return index_options(indexes[:1], [*indexes[1:], *args.extra_index_url],
+                         args.find_links, offline=args.offline, pre=args.pre,
+                         no_index=args.no_index)
+
+
 def _sources(args: argparse.Namespace) -> tuple[Any, list[Any]]:
     from envtui.cli import UsageError
     from envtui.inspectors.base import ScanContext
-    from envtui.resolver.pipconfig import build_sources, index_options
+    from envtui.resolver.pipconfig import build_sources
     from envtui.resolver.sources import SourceError
 
-    indexes = list(args.index_url)
-    options = index_options(indexes[:1], [*indexes[1:], *args.extra_index_url],
-                            args.find_links, offline=args.offline, pre=args.pre,
-                            no_index=args.no_index)
+    options = index_options_from_args(args)
     try:
         return options, build_sources(options, ScanContext.from_process().cache_dir)
     except SourceError as e:

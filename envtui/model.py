@@ -82,7 +82,8 @@ class Package:
     editable: bool = False
     """Installed in editable/develop mode (direct_url.json `dir_info.editable` or egg-link)."""
     direct_url: str | None = None
-    """URL it was installed from when not from an index (direct_url.json `url`)."""
+    """URL it was installed from when not from an index (direct_url.json), as pip writes a
+    direct reference: `git+URL@commit` for a VCS checkout."""
     build: str | None = None
     """Conda build string."""
     channel: str | None = None

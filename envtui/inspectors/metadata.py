@@ -167,7 +167,7 @@ def package_from_headers(
     if direct_url:
         try:
             info = json.loads(direct_url)
-            url = info.get("url") if isinstance(info, dict) else None
+            url = _direct_reference(info) if isinstance(info, dict) else None
             dir_info = info.get("dir_info") if isinstance(info, dict) else None
             editable = bool(isinstance(dir_info, dict) and dir_info.get("editable"))
         except ValueError:
@@ -188,6 +188,22 @@ def package_from_headers(
         location=location,
         problems=tuple(problems),
     )
+
+
+def _direct_reference(info: dict[str, object]) -> str | None:
+    """direct_url.json as pip writes it back (`git+URL@commit`), so an export reinstalls
+    exactly the commit that is installed, not the branch's newest."""
+    url = info.get("url")
+    vcs = info.get("vcs_info")
+    if not isinstance(url, str) or not isinstance(vcs, dict):
+        return url if isinstance(url, str) else None
+    kind, commit = vcs.get("vcs"), vcs.get("commit_id")
+    if isinstance(kind, str) and not url.startswith(f"{kind}+"):
+        url = f"{kind}+{url}"
+    if isinstance(commit, str) and commit:
+        url = f"{url}@{commit}"
+    sub = info.get("subdirectory")
+    return f"{url}#subdirectory={sub}" if isinstance(sub, str) and sub else url
 
 
 _SECTION = re.compile(r"^\[(?P<extra>[^:\]]*)(?::(?P<marker>.*))?\]$")

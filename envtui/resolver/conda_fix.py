@@ -75,7 +75,7 @@ def read_records(prefix: Path) -> list[PrefixRecord]:
         try:
             out.append(PrefixRecord.from_path(path))
         except Exception as e:  # rattler raises its own error types for a bad record
-            raise FixError(f"{path}: cannot be read as a conda record ({_one_line(e)})") from e
+            raise FixError(f"{path}: cannot be read as a conda record ({one_line(e)})") from e
     return out
 
 
@@ -118,7 +118,7 @@ def propose_conda(env: Environment, problems: Sequence[Problem], channels: Seque
         raise FixError(f"{env.ref}: its conda records name no channel; give --channel URL")
     involved = {_key(p.package or "") for p in fixable} | _required_names(fixable)
     involved = (involved & installed.keys()) - kept
-    solver = _Solver(installed, sources, cache_dir or _cache_dir())
+    solver = _Solver(installed, sources, cache_dir or rattler_cache_dir())
     before = frozenset(_identity(r) for r in installed.values())
 
     def attempt(hold: Iterable[str] = (), drop: Iterable[str] = (),
@@ -139,7 +139,7 @@ def propose_conda(env: Environment, problems: Sequence[Problem], channels: Seque
             break
         except SolverError as e:
             proposal.explanation = (f"the conda packages cannot be made consistent from "
-                                    f"{', '.join(sources)}: {_one_line(e)}")
+                                    f"{', '.join(sources)}: {one_line(e)}")
     for key in sorted(involved) if plans else ():
         try:
             plan = attempt(hold=[key], pin_others=False)
@@ -175,7 +175,7 @@ def apply_conda(prefix: Path, plan: CondaPlan, *, progress: Callable[[str], obje
 
     prefix = Path(os.path.abspath(prefix))
     wanted = {_identity(r) for r in plan.records}
-    cache = cache_dir or _cache_dir()
+    cache = cache_dir or rattler_cache_dir()
 
     def run(say: Callable[[str], object], stop: threading.Event, deadline: float) -> str | None:
         installed = read_records(prefix)
@@ -183,7 +183,7 @@ def apply_conda(prefix: Path, plan: CondaPlan, *, progress: Callable[[str], obje
             return "the conda packages changed since the plan was made; run fix again"
         n = len(plan.actions)
         say(f"running: rattler install ({n} change{'s' if n != 1 else ''})")
-        return _in_thread(_install(list(plan.records), prefix, installed, cache), say, stop,
+        return run_in_thread(_install(list(plan.records), prefix, installed, cache), say, stop,
                           deadline)
 
     def verify(_env: Environment) -> str | None:
@@ -225,7 +225,7 @@ class _Solver:
         from rattler.exceptions import SolverError
 
         try:
-            return _rattler(solve(self.channels, specs, gateway=self.gateway,
+            return run_rattler(solve(self.channels, specs, gateway=self.gateway,
                               platforms=self.platforms,  # type: ignore[arg-type]
                               locked_packages=self.locked, virtual_packages=self.virtual,
                               timeout=timedelta(seconds=SOLVE_TIMEOUT)))
@@ -233,7 +233,7 @@ class _Solver:
             raise
         except Exception as e:  # unreachable channel, bad repodata: nothing to plan with
             raise FixError(f"cannot read the conda channels {', '.join(self.channels)}: "
-                           f"{_one_line(e)}") from e
+                           f"{one_line(e)}") from e
 
 
 def _actions(installed: dict[str, PrefixRecord],
@@ -281,7 +281,7 @@ def _identity(r: RepoDataRecord) -> Identity:
     return r.name.normalized, str(r.version), str(r.build)
 
 
-def _one_line(error: BaseException) -> str:
+def one_line(error: BaseException) -> str:
     """rattler's message (a tree drawn with box characters) as one readable line."""
     # The tree repeats a line under every branch that meets it; once is enough.
     lines = dict.fromkeys(" ".join(re.sub(r"[\u2500-\u257f]+", " ", line).split())
@@ -292,7 +292,7 @@ def _one_line(error: BaseException) -> str:
 _last_call: list[float] = []
 
 
-def _rattler(coro: Coroutine[Any, Any, _T]) -> _T:
+def run_rattler(coro: Coroutine[Any, Any, _T]) -> _T:
     """Run one py-rattler coroutine to its end.
 
     Its tokio threads still release Python objects just after the result is delivered. If
@@ -313,7 +313,7 @@ def _settle() -> None:
     time.sleep(max(0.0, _last_call[0] + SETTLE - time.monotonic()))
 
 
-def _cache_dir() -> Path:
+def rattler_cache_dir() -> Path:
     from envtui.inspectors.base import ScanContext
 
     return ScanContext.from_process().cache_dir / "rattler"
@@ -337,7 +337,7 @@ async def _install(records: list[RepoDataRecord], prefix: Path,
                   requested_specs=requested)
 
 
-def _in_thread(coro: Coroutine[Any, Any, None], say: Callable[[str], object],
+def run_in_thread(coro: Coroutine[Any, Any, None], say: Callable[[str], object],
                stop: threading.Event, deadline: float) -> str | None:
     """Run `coro` to its end in a thread; why it failed, or None.
 
@@ -348,7 +348,7 @@ def _in_thread(coro: Coroutine[Any, Any, None], say: Callable[[str], object],
 
     def work() -> None:
         try:
-            _rattler(coro)
+            run_rattler(coro)
         except BaseException as e:  # handed to the waiting thread
             errors.append(e)
 
@@ -362,7 +362,7 @@ def _in_thread(coro: Coroutine[Any, Any, None], say: Callable[[str], object],
             say("warning: rattler cannot be stopped half-way; waiting for it to finish "
                 "before the environment is restored")
     if errors:
-        return f"rattler install failed: {_one_line(errors[0])}"
+        return f"rattler install failed: {one_line(errors[0])}"
     if announced and not stop.is_set():
         return "rattler install did not finish in time"
     return None
