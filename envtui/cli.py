@@ -80,10 +80,11 @@ def _parser() -> argparse.ArgumentParser:
                             "requirement files; every environment when none is given")
     scan_options(check)
 
-    from envtui import cli_exchange, cli_fix
+    from envtui import cli_exchange, cli_fix, cli_image
 
     cli_fix.add_parsers(sub, scan_options)
     cli_exchange.add_parsers(sub, scan_options, cli_fix.add_index_options)
+    cli_image.add_parsers(sub)
     return p
 
 
@@ -372,6 +373,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             command = getattr(cli_exchange, f"cmd_{args.command}")
             return int(command(args))
+        if args.command == "image":
+            from envtui import cli_image
+
+            return cli_image.cmd_image(args)
         return _open_app()
     except (UsageError, ConfigError) as e:
         print(f"envtui: error: {e}", file=sys.stderr)

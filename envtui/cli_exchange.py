@@ -60,6 +60,7 @@ def _spec(args: argparse.Namespace, ref: str) -> Any:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from envtui.cli import EXIT_OK, UsageError
+    from envtui.cli_fix import sources_from_args
     from envtui.exchange.export import export_text
     from envtui.exchange.files import write_atomically
     from envtui.exchange.spec import ExchangeError
@@ -68,9 +69,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     if Path(args.env).is_file():
         raise UsageError(f"{args.env}: is a file; export takes an environment "
                          "(use `envtui diff` to compare files)")
+    sources = sources_from_args(args)[1] if args.format == "pylock" else []
     try:
         text, notes = export_text(spec, args.format, builds=args.builds,
-                                  from_history=args.from_history, index_args=args)
+                                  from_history=args.from_history, sources=sources)
         for note in notes:
             print(f"envtui: note: {printable(note)}", file=sys.stderr)
         if args.output is None:

@@ -72,7 +72,7 @@ def index_options_from_args(args: argparse.Namespace) -> Any:
                          no_index=args.no_index)
 
 
-def _sources(args: argparse.Namespace) -> tuple[Any, list[Any]]:
+def sources_from_args(args: argparse.Namespace) -> tuple[Any, list[Any]]:
     from envtui.cli import UsageError
     from envtui.inspectors.base import ScanContext
     from envtui.resolver.pipconfig import build_sources
@@ -97,7 +97,7 @@ def cmd_resolve(args: argparse.Namespace) -> int:
         target = python_target(args.python_version or f"{v.major}.{v.minor}.{v.micro}")
     except (ValueError, TargetError) as e:
         raise UsageError(str(e)) from None
-    options, sources = _sources(args)
+    options, sources = sources_from_args(args)
     provider = Provider(sources, target, pre=options.pre)
     try:
         result = resolve(reqs, provider)
@@ -138,7 +138,7 @@ def cmd_fix(args: argparse.Namespace) -> int:
 
     env = _fixable_env(args)
     _refuse_interrupted(env)
-    options, sources = _sources(args)
+    options, sources = sources_from_args(args)
     problems = check_environment(env)
     try:
         proposal = plan_fix(env, problems, sources, options, keep=args.keep,

@@ -17,8 +17,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from envtui.exchange.diff import diff
-from envtui.exchange.spec import from_environment
 from envtui.inspectors.base import ScanContext
 from envtui.inspectors.discovery import inspect_path
 from tests.conda_channel import Machine, make_machine

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from envtui.exchange.spec import EnvSpec, ExchangeError
 
+if TYPE_CHECKING:
+    from envtui.resolver.sources import Source
+
 
 def export_text(spec: EnvSpec, fmt: str, *, builds: bool = False, from_history: bool = False,
-                index_args: Any = None) -> tuple[str, list[str]]:
-    """The file's text and notes for the user (what was left out and why)."""
+                sources: Sequence[Source] = ()) -> tuple[str, list[str]]:
+    """The file's text and notes for the user (what was left out and why).
+
+    `sources` are where pylock looks up the files and hashes of each installed version
+    (an installed wheel does not record them)."""
     if spec.kind in ("image", "container") and fmt == "conda-lock":
         raise ExchangeError(f"{spec.origin}: conda-lock files describe conda environments; "
                             "use --format pylock, requirements or environment-yml")
@@ -31,5 +38,5 @@ def export_text(spec: EnvSpec, fmt: str, *, builds: bool = False, from_history: 
     if fmt == "pylock":
         from envtui.exchange.pylock import write_pylock
 
-        return write_pylock(spec, index_args)
+        return write_pylock(spec, sources)
     raise ExchangeError(f"unknown format {fmt!r}")

@@ -227,7 +227,7 @@ def describe_failure(exc: BaseException, ep: Endpoint) -> str:
 # --- talking to the engine -------------------------------------------------------------
 
 
-class _Engine:
+class Engine:
     """Clients for one engine: a control client and a lazily made one for long streams."""
 
     def __init__(self, ep: Endpoint, cache: Cache) -> None:
@@ -351,7 +351,7 @@ class DockerInspector(Inspector):
         self.kinds = frozenset(kinds) & {EnvKind.IMAGE, EnvKind.CONTAINER}
         self.images_streamed = 0
         """How many image archives this instance streamed from the engine (cache misses)."""
-        self._engine: _Engine | None = None
+        self._engine: Engine | None = None
         self._memo = _ImageMemo()
         self._count_lock = threading.Lock()
 
@@ -368,7 +368,7 @@ class DockerInspector(Inspector):
             ctx.report(Problem(ProblemKind.ENGINE, str(e)))
             return []
         try:
-            self._engine = _Engine(ep, Cache(ctx.cache_dir))
+            self._engine = Engine(ep, Cache(ctx.cache_dir))
             return self._list(self._engine)
         except Exception as e:  # docker-py, requests and OSError all signal a dead engine
             ctx.report(Problem(ProblemKind.ENGINE, describe_failure(e, ep)))
@@ -381,7 +381,7 @@ class DockerInspector(Inspector):
             self._engine.close()
             self._engine = None
 
-    def _list(self, engine: _Engine) -> list[Location]:
+    def _list(self, engine: Engine) -> list[Location]:
         api = engine.api
         # Containers are listed even for images alone: they say which images are in use.
         containers = [dict(c) for c in api.containers(all=True, size=True)]
@@ -436,7 +436,7 @@ class DockerInspector(Inspector):
             return self._read_container(engine, loc)
         return self._read_image(engine, loc)
 
-    def _read_image(self, engine: _Engine | None, loc: Location) -> Environment:
+    def _read_image(self, engine: Engine | None, loc: Location) -> Environment:
         d = loc.data
         tags = _tags(d)
         contents = self.image_contents(engine, loc.ref)
@@ -462,7 +462,7 @@ class DockerInspector(Inspector):
             },
         )
 
-    def _read_container(self, engine: _Engine | None, loc: Location) -> Environment:
+    def _read_container(self, engine: Engine | None, loc: Location) -> Environment:
         d = loc.data
         state = d.get("StateDetail") or {}
         base = self.image_contents(engine, str(d.get("ImageID", "")))
@@ -493,7 +493,7 @@ class DockerInspector(Inspector):
             },
         )
 
-    def image_contents(self, engine: _Engine | None, image_id: str) -> SiteContents:
+    def image_contents(self, engine: Engine | None, image_id: str) -> SiteContents:
         """An image's packages: from memory, the persistent cache, or its layers.
 
         Kept in memory for this instance's life (one scan), failures too, so the containers
@@ -507,7 +507,7 @@ class DockerInspector(Inspector):
                 self._memo.contents[image_id] = known
             return known
 
-    def _load_or_stream(self, engine: _Engine | None, image_id: str) -> SiteContents:
+    def _load_or_stream(self, engine: Engine | None, image_id: str) -> SiteContents:
         if engine is None:
             return _unread(image_id, "the Docker engine is not connected")
         hit = engine.cache.load(CACHE_NAMESPACE, image_id)
@@ -524,7 +524,7 @@ class DockerInspector(Inspector):
                            {"schema": CACHE_SCHEMA, "contents": contents.to_json()})
         return contents
 
-    def _stream_image(self, engine: _Engine, image_id: str) -> SiteContents:
+    def _stream_image(self, engine: Engine, image_id: str) -> SiteContents:
         with self._count_lock:
             self.images_streamed += 1
         chunks = engine.bulk.get_image(image_id)
@@ -579,7 +579,7 @@ def _sort_changes(changes: Iterable[Mapping[str, Any]], base: SiteContents) -> _
     return out
 
 
-def _container_contents(engine: _Engine | None, container_id: str,
+def _container_contents(engine: Engine | None, container_id: str,
                         base: SiteContents) -> tuple[SiteContents, list[str]]:
     """The image's contents with the container's own site-packages changes applied."""
     if engine is None:
@@ -601,7 +601,7 @@ def _container_contents(engine: _Engine | None, container_id: str,
     return merged, sorted(replaced | set(changes.removed))
 
 
-def _copy_entry(engine: _Engine, container_id: str, entry: str) -> dict[str, FileBlob]:
+def _copy_entry(engine: Engine, container_id: str, entry: str) -> dict[str, FileBlob]:
     """Read one site-packages entry out of the container (`docker cp`); {} if it is gone."""
     import docker.errors
 
