@@ -20,6 +20,13 @@ import yaml
 from envtui.inspectors.base import ScanContext
 from envtui.inspectors.discovery import inspect_path
 from tests.conda_channel import Machine, make_machine
+from tests.docker_fixtures import (  # noqa: F401 - the *_fixture names register fixtures
+    PY_IMAGE,
+    DockerWorld,
+    docker_client_fixture,
+    docker_host_fixture,
+    docker_world_fixture,
+)
 from tests.envfactory import make_venv, uv_install
 from tests.envstate import manifest
 from tests.wheels import build_wheel
@@ -27,8 +34,9 @@ from tests.wheels import build_wheel
 LOCAL = ("--no-index", "--offline")
 
 
-def run(*args: str | Path, home: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PIP_CONFIG_FILE": os.devnull}
+def run(*args: str | Path, home: Path | None = None,
+        extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PIP_CONFIG_FILE": os.devnull, **(extra_env or {})}
     if home is not None:
         env.update(HOME=str(home), XDG_CACHE_HOME=str(home / ".cache"),
                    XDG_CONFIG_HOME=str(home / ".config"))
@@ -284,9 +292,50 @@ def test_conda_lock_round_trip_and_tampered_hash(conda: Machine, tmp_path: Path)
     assert run("diff", lock, copy).returncode == 0
     zlib = next(conda.channel.glob("noarch/zlib-*.tar.bz2"))
     real = hashlib.sha256(zlib.read_bytes()).hexdigest()
-    lock.write_text(lock.read_text().replace(real, "0" * 64))
+    lock.write_text(lock.read_text().replace(real, "ab" * 32))
     bad = tmp_path / "bad"
     done = run("import", lock, "--prefix", bad, "--yes", home=home)
     assert done.returncode == 2
     assert "sha256 mismatch" in done.stderr
     assert not bad.exists()
+
+
+def test_venv_round_trip_through_pylock(source_venv: Path, wheels: Path, tmp_path: Path) -> None:
+    lock = tmp_path / "pylock.toml"
+    done = run("export", source_venv, "--format", "pylock", "-o", lock, *LOCAL,
+               "--find-links", wheels)
+    assert done.returncode == 0, done.stderr
+    copy = tmp_path / "copy"
+    done = run("import", lock, "--prefix", copy, "--yes", *LOCAL, "--find-links", wheels)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert packages(copy) == packages(source_venv)
+    assert run("diff", lock, copy).returncode == 0
+
+
+def test_unicode_paths_and_normalised_names_round_trip(wheels: Path, tmp_path: Path) -> None:
+    src = make_venv(tmp_path / "données-ü", "uv")
+    uv_install(src, wheels, "hello.world", "tinydep")  # PEP 503: hello.world is Hello_World
+    f = tmp_path / "réseau.yml"
+    assert run("export", src, "-o", f).returncode == 0
+    assert "name: données-ü" in f.read_text(encoding="utf-8")
+    copy = tmp_path / "copie-é"
+    done = run("import", f, "--prefix", copy, "--kind", "venv", "--yes", *LOCAL,
+               "--find-links", wheels)
+    assert done.returncode == 0, done.stderr
+    assert packages(copy) == packages(src)
+    assert run("diff", src, copy).returncode == 0
+
+
+@pytest.mark.docker
+def test_export_an_images_python_packages(docker_world: DockerWorld, tmp_path: Path) -> None:
+    tag = docker_world.tags["multi"][0]
+    env = {"DOCKER_HOST": docker_world.host}
+    req = run("export", f"image:{tag}", "--format", "requirements", "--no-home", extra_env=env)
+    assert req.returncode == 0, req.stderr
+    assert [x for x in req.stdout.splitlines() if not x.startswith("#")] == [
+        "Hello_World==0.1.0", "numpy==1.26.4", "tinydep==0.3"]
+    yml = yaml.safe_load(run("export", f"image:{tag}", "--no-home", extra_env=env).stdout)
+    assert yml["dependencies"][0] == f"python={PY_IMAGE}"
+    refused = run("export", f"image:{tag}", "--format", "conda-lock", "--no-home",
+                  extra_env=env)
+    assert refused.returncode == 2 and "conda-lock files describe conda" in refused.stderr

@@ -77,8 +77,8 @@ def _by_name(spec: EnvSpec) -> dict[str, Pin]:
     out: dict[str, Pin] = {}
     for pin in spec.pins:
         key = canonical_name(pin.name)
-        if key == "python":
-            continue
+        if key == "python" or (key == "pip" and pin.manager == CONDA and not pin.version):
+            continue  # python has its own line; a bare `pip` only enables a pip: section
         if key not in out or pin.manager != CONDA:
             out[key] = pin
     return out

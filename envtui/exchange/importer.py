@@ -440,8 +440,9 @@ def conda_spec(pin: Pin) -> str:
 def _solve_and_link(plan: ImportPlan, say: Progress, stop: threading.Event) -> None:
     from datetime import timedelta
 
-    from rattler import Gateway, MatchSpec, Platform, VirtualPackage, install, solve
+    from rattler import Gateway, MatchSpec, VirtualPackage, install, solve
 
+    from envtui.exchange.condalock import conda_platform
     from envtui.resolver.conda_fix import SOLVE_TIMEOUT, one_line, rattler_cache_dir, run_rattler
 
     specs = [conda_spec(p) for p in plan.spec.conda]
@@ -449,8 +450,9 @@ def _solve_and_link(plan: ImportPlan, say: Progress, stop: threading.Event) -> N
     cache = rattler_cache_dir()
     try:
         records = run_rattler(solve(
-            list(plan.channels), specs, gateway=Gateway(cache_dir=cache / "repodata"),
-            platforms=[str(Platform.current()), "noarch"],  # type: ignore[list-item]
+            list(plan.channels), [MatchSpec(s) for s in specs],
+            gateway=Gateway(cache_dir=cache / "repodata"),
+            platforms=[conda_platform(), "noarch"],  # type: ignore[list-item]
             virtual_packages=VirtualPackage.detect(),
             timeout=timedelta(seconds=SOLVE_TIMEOUT)))
     except Exception as e:  # rattler's solver and channel errors: one readable line
@@ -497,11 +499,16 @@ def _reporter(say: Progress, total: int) -> InstallerReporter:
     class Reporter(InstallerReporter):
         done = 0
 
+        def on_populate_cache_start(self, operation: int, package_name: str) -> int:
+            say(f"fetching {package_name}")
+            return operation
+
         def on_link_complete(self, index: int) -> None:
             self.done += 1
             say(f"linked {self.done}/{total}")
 
-    return Reporter()  # type: ignore[abstract]  # a Protocol whose methods all have bodies
+    # A Protocol whose methods all have no-op bodies: mypy calls them abstract.
+    return Reporter()  # type: ignore[abstract]
 
 
 def _locked_record(pin: Pin) -> RepoDataRecord:
