@@ -147,8 +147,6 @@ def add_import_parser(sub: Any, index_options: Callable[[argparse.ArgumentParser
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    import threading
-
     from envtui.cli import EXIT_OK, UsageError
     from envtui.cli_fix import _confirmed, index_options_from_args
     from envtui.exchange.importer import ImportCancelled, plan_import, preview, run_import
@@ -176,35 +174,20 @@ def cmd_import(args: argparse.Namespace) -> int:
     if not _confirmed(args, f"Create {plan.target}?"):
         print("nothing created (answer y, or pass --yes)", file=sys.stderr)
         return EXIT_OK
-    cancel = threading.Event()
-    errors: list[BaseException] = []
+    from envtui.cli_worker import run_cancellable
 
     def progress(line: str) -> None:
         print(f"  {printable(line)}", file=sys.stderr)
 
-    def work() -> None:
-        try:
-            run_import(plan, progress=progress, cancel=cancel)
-        except BaseException as e:  # handed to the main thread, which reports it
-            errors.append(e)
-
-    thread = threading.Thread(target=work, name="envtui-import")
-    thread.start()
     try:
-        while thread.is_alive():
-            thread.join(0.2)
-    except KeyboardInterrupt:
-        print("envtui: cancelling: stopping the installer and removing the half-made "
-              "environment", file=sys.stderr)
-        cancel.set()
-        thread.join()
-    if errors:
-        if isinstance(errors[0], ImportCancelled):
-            print(f"envtui: {errors[0]}", file=sys.stderr)
-            return 130
-        if isinstance(errors[0], ExchangeError):
-            raise UsageError(str(errors[0])) from None
-        raise errors[0]
+        run_cancellable(lambda cancel: run_import(plan, progress=progress, cancel=cancel),
+                        cancelling="cancelling: stopping the installer and removing the "
+                                   "half-made environment", name="envtui-import")
+    except ImportCancelled as e:
+        print(f"envtui: {e}", file=sys.stderr)
+        return 130
+    except ExchangeError as e:
+        raise UsageError(str(e)) from None
     if args.json:
         print(json.dumps({"target": str(plan.target), "kind": plan.kind, "format": plan.format,
                           "preview": lines, "created": True}, indent=2))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -220,38 +219,21 @@ def _confirmed(args: argparse.Namespace, question: str) -> bool:
 def _apply(env: Environment, plan: Any, options: Any, *, quiet: bool) -> None:
     """Run the transaction; Ctrl-C cancels it (the child is stopped and the env restored)."""
     from envtui.cli import UsageError
+    from envtui.cli_worker import run_cancellable
     from envtui.resolver.fixing import apply_plan
     from envtui.resolver.transaction import TransactionError
-
-    cancel = threading.Event()
 
     def progress(line: str) -> None:
         if not quiet:
             print(f"  {printable(line)}", file=sys.stderr)
 
-    worker_error: list[BaseException] = []
-
-    def work() -> None:
-        try:
-            apply_plan(env, plan, options, progress=progress, cancel=cancel)
-        except BaseException as e:  # handed to the main thread, which reports it
-            worker_error.append(e)
-
-    thread = threading.Thread(target=work, name="envtui-apply")
-    thread.start()
     try:
-        while thread.is_alive():
-            thread.join(0.2)
-    except KeyboardInterrupt:
-        print("envtui: cancelling: stopping the installer and restoring the environment",
-              file=sys.stderr)
-        cancel.set()
-        thread.join()
-    if worker_error:
-        error = worker_error[0]
-        if isinstance(error, TransactionError):
-            raise UsageError(str(error)) from None
-        raise error
+        run_cancellable(lambda cancel: apply_plan(env, plan, options, progress=progress,
+                                                  cancel=cancel),
+                        cancelling="cancelling: stopping the installer and restoring the "
+                                   "environment", name="envtui-apply")
+    except TransactionError as e:
+        raise UsageError(str(e)) from None
 
 
 def cmd_undo(args: argparse.Namespace) -> int:

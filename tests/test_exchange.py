@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -28,7 +29,7 @@ from tests.docker_fixtures import (  # noqa: F401 - the *_fixture names register
     docker_world_fixture,
 )
 from tests.envfactory import make_venv, uv_install
-from tests.envstate import manifest
+from tests.envstate import Hang, manifest
 from tests.wheels import build_wheel
 
 LOCAL = ("--no-index", "--offline")
@@ -339,3 +340,42 @@ def test_export_an_images_python_packages(docker_world: DockerWorld, tmp_path: P
     refused = run("export", f"image:{tag}", "--format", "conda-lock", "--no-home",
                   extra_env=env)
     assert refused.returncode == 2 and "conda-lock files describe conda" in refused.stderr
+
+
+def test_ctrl_c_during_import_removes_the_half_made_env(tmp_path: Path, hang: Hang) -> None:
+    req = tmp_path / "req.txt"
+    req.write_text("tinydep==0.3\n")
+    target = tmp_path / "new"
+    env = {k: v for k, v in os.environ.items() if k != "UV_OFFLINE"}
+    env["PIP_CONFIG_FILE"] = os.devnull
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "envtui", "import", req, "--prefix", target, "--yes",
+         "--no-index", "--find-links", hang.url], stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert hang.asked.wait(60), "uv never reached the find-links server"
+        assert (target / ".envtui-import").exists()  # half-made, and marked so
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, out + err
+    assert "nothing was left behind" in err
+    assert not target.exists()
+
+
+def test_tampered_pylock_hash_stops_the_import(source_venv: Path, wheels: Path,
+                                              tmp_path: Path) -> None:
+    lock = tmp_path / "pylock.toml"
+    assert run("export", source_venv, "--format", "pylock", "-o", lock, *LOCAL,
+               "--find-links", wheels).returncode == 0
+    wheel = next(wheels.glob("tinydep-0.3-*.whl"))
+    real = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    assert real in lock.read_text()
+    lock.write_text(lock.read_text().replace(real, "ab" * 32))
+    target = tmp_path / "new"
+    done = run("import", lock, "--prefix", target, "--yes", *LOCAL, "--find-links", wheels)
+    assert done.returncode == 2
+    assert "hash" in done.stderr.lower()
+    assert not target.exists()
