@@ -162,8 +162,8 @@ def pin_text(pin: Pin | None) -> str:
     if pin.manager == CONDA:
         text += f"={pin.build}" if pin.build else ""
         text += f" ({_channel(pin.channel)})" if pin.channel else ""
-    else:
-        text += " (pip)" if not pin.url else f" ({pin.url})"
+    elif pin.url:
+        text += f" ({'editable ' if pin.editable else ''}{pin.url})"
     return text
 
 

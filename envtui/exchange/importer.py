@@ -39,6 +39,7 @@ from urllib.parse import unquote, urlsplit
 from envtui.exchange.files import detect_format, load_spec, read_file
 from envtui.exchange.requirements_export import pip_line
 from envtui.exchange.spec import PIP, EnvSpec, ExchangeError, Pin
+from envtui.format import plural
 from envtui.resolver.sources import IndexOptions
 
 if TYPE_CHECKING:
@@ -199,7 +200,7 @@ def _flags(spec: EnvSpec) -> tuple[tuple[str, bool], ...]:
     out: list[tuple[str, bool]] = []
     if spec.requirements is not None:
         out += [(f"{f.where}:{f.line}: {f.what}", f.danger) for f in spec.requirements.flags]
-    for pin in spec.pins:
+    for pin in spec.pins if spec.requirements is None else ():  # else the lines say it
         if pin.url and pin.url.startswith("http://"):
             out.append((f"{pin.name}: downloaded over plain http ({pin.url})", True))
     return tuple(dict.fromkeys(out))
@@ -238,8 +239,9 @@ def _version_of(interpreter: Path) -> str | None:
 
 def preview(plan: ImportPlan) -> list[str]:
     """What the import will do, one line each; dangerous items start with `!`."""
-    what = "replace the environment at" if plan.replaces else "create a new " + plan.kind + " at"
-    lines = [f"import {plan.source} ({plan.format}, {len(plan.spec.pins)} packages)",
+    kind = "venv" if plan.kind == "venv" else "conda environment"
+    what = "replace the environment at" if plan.replaces else f"create a new {kind} at"
+    lines = [f"import {plan.source} ({plan.format}, {plural(len(plan.spec.pins), 'package')})",
              f"{what} {plan.target}"]
     if plan.kind == "venv":
         lines.append(f"python: {plan.interpreter} ({plan.interpreter_version or '?'})"
@@ -247,7 +249,7 @@ def preview(plan: ImportPlan) -> list[str]:
     else:
         lines.append(f"conda channels: {', '.join(plan.channels)}")
     if plan.pip_pins:
-        lines.append(f"pip packages: {len(plan.pip_pins)}, from {_sources_text(plan)}")
+        lines.append(f"{plural(len(plan.pip_pins), 'pip package')} from {_sources_text(plan)}")
     if plan.left_out:
         lines.append(f"left out (conda packages; a venv cannot hold them): "
                      f"{', '.join(plan.left_out)}")
@@ -395,7 +397,7 @@ def _pip_install(plan: ImportPlan, prefix: Path, say: Progress, stop: threading.
     with tempfile.TemporaryDirectory(prefix="envtui-import-") as tmp:
         req = Path(tmp) / "requirements.txt"
         req.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        say(f"installing {len(pins)} pip packages with uv")
+        say(f"installing {plural(len(pins), 'pip package')} with uv")
         argv = [find_uv_bin(), "pip", "install", "--python", str(_python(prefix)),
                 "-r", str(req), *_index_args(plan)]
         if hashed:
@@ -484,7 +486,7 @@ def _link(plan: ImportPlan, count: int, say: Progress, stop: threading.Event,
           start: Callable[[], Coroutine[Any, Any, None]]) -> None:
     from envtui.resolver.conda_fix import run_in_thread
 
-    say(f"linking {count} conda packages into {plan.target}")
+    say(f"linking {plural(count, 'conda package')} into {plan.target}")
     why = run_in_thread(start(), say, stop, time.monotonic() + INSTALL_TIMEOUT)
     if stop.is_set():
         raise ImportCancelled("import cancelled; nothing was left behind")

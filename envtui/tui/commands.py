@@ -1,6 +1,8 @@
 """Command palette providers, one per domain: environments ("env: rescan", "show: NAME"),
-dependency trees ("tree: NAME", "tree: reverse"), problems ("problems: all") and fixes
-("fix: NAME", "fix: apply", "fix: undo").
+dependency trees ("tree: NAME", "tree: reverse"), problems ("problems: all"), fixes
+("fix: NAME", "fix: apply", "fix: undo"), and sharing: export ("export: NAME",
+"export: requirements.txt"), import ("import: file"), diff ("diff: NAME") and Docker image
+archives ("image: save NAME", "image: load").
 
 Each provider talks to whichever screen opened the palette through a small protocol, so it
 does not import the screens (no import cycle) and offers nothing on screens that do not
@@ -9,7 +11,7 @@ implement it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import partial
 from typing import Protocol, runtime_checkable
 
@@ -238,3 +240,147 @@ class FixCommands(_ListedCommands):
                 if env.kind in (EnvKind.VENV, EnvKind.CONDA):
                     yield (f"fix: {shown_name(env)}", partial(target.fix_environment, env),
                            short_ref(env, target.home))
+
+
+@runtime_checkable
+class ExchangeCommandTarget(Protocol):
+    """What the inventory offers to the export, import, diff and image commands."""
+
+    @property
+    def environments(self) -> Sequence[Environment]:
+        """Every environment shown, in inventory order."""
+        ...
+
+    @property
+    def home(self) -> str | None:
+        """The home directory, written `~` in paths."""
+        ...
+
+    def export_environment(self, env: Environment) -> None:
+        """Open the export screen of `env`."""
+
+    def action_import_file(self) -> None:
+        """Open the import screen."""
+
+    def diff_environment(self, env: Environment) -> None:
+        """Open the diff screen with `env` as A."""
+
+    def save_image(self, env: Environment) -> None:
+        """Ask where to save image `env`, then save it."""
+
+    def action_load_image(self) -> None:
+        """Ask which archive to load into Docker, then load it."""
+
+
+@runtime_checkable
+class ExportViewTarget(Protocol):
+    """What the export screen offers to the export commands."""
+
+    @property
+    def file_names(self) -> Mapping[str, str]:
+        """Each format's usual file name (`environment-yml` -> `environment.yml`)."""
+        ...
+
+    def choose_format(self, fmt: str) -> None:
+        """Select the format `fmt` (one of envtui.exchange.files.FORMATS)."""
+
+    def action_write_file(self) -> None:
+        """Write the file (after asking, if it replaces one)."""
+
+
+class ExportCommands(_ListedCommands):
+    """`export: NAME` for every environment on the inventory; on the export screen,
+    `export: environment.yml` (and each other format) and `export: write`."""
+
+    def _commands(self) -> Iterator[_Command]:
+        target = self.screen
+        if isinstance(target, ExportViewTarget):
+            for fmt, name in target.file_names.items():
+                yield (f"export: {name}", partial(target.choose_format, fmt),
+                       f"Export as {fmt}")
+            yield ("export: write", target.action_write_file, "Write the file")
+        elif isinstance(target, ExchangeCommandTarget):
+            for env in target.environments:
+                yield (f"export: {shown_name(env)}", partial(target.export_environment, env),
+                       short_ref(env, target.home))
+
+
+@runtime_checkable
+class ImportViewTarget(Protocol):
+    """What the import screen offers to the import commands."""
+
+    def action_preview_import(self) -> None:
+        """Read the file and show what the import will do."""
+
+    def action_create_environment(self) -> None:
+        """Create the environment previewed (after asking)."""
+
+
+class ImportCommands(_ListedCommands):
+    """`import: file` on the inventory; `import: preview` and `import: create` on the
+    import screen."""
+
+    def _commands(self) -> Iterator[_Command]:
+        target = self.screen
+        if isinstance(target, ImportViewTarget):
+            yield ("import: preview", target.action_preview_import,
+                   "Read the file and show what the import will do")
+            yield ("import: create", target.action_create_environment,
+                   "Create the environment previewed")
+        elif isinstance(target, ExchangeCommandTarget):
+            yield ("import: file", target.action_import_file,
+                   "Create an environment from environment.yml, requirements, conda-lock "
+                   "or pylock")
+
+
+@runtime_checkable
+class DiffViewTarget(Protocol):
+    """What the diff screen offers to the diff commands."""
+
+    @property
+    def only_differences(self) -> bool:
+        """Whether packages the same on both sides are hidden."""
+        ...
+
+    def action_toggle_same(self) -> None:
+        """Show or hide the packages that are the same on both sides."""
+
+    def action_pick_b(self) -> None:
+        """Go back to choosing what A is compared with."""
+
+
+class DiffCommands(_ListedCommands):
+    """`diff: NAME` (NAME as A) for every environment on the inventory; on the diff screen,
+    `diff: only differences` (or `diff: all packages`) and `diff: pick B`."""
+
+    def _commands(self) -> Iterator[_Command]:
+        target = self.screen
+        if isinstance(target, DiffViewTarget):
+            if target.only_differences:
+                yield ("diff: all packages", target.action_toggle_same,
+                       "Show the packages that are the same on both sides too")
+            else:
+                yield ("diff: only differences", target.action_toggle_same,
+                       "Hide the packages that are the same on both sides")
+            yield ("diff: pick B", target.action_pick_b,
+                   "Compare A with another environment or file")
+        elif isinstance(target, ExchangeCommandTarget):
+            for env in target.environments:
+                yield (f"diff: {shown_name(env)}", partial(target.diff_environment, env),
+                       f"Compare {short_ref(env, target.home)} with another environment "
+                       "or a file")
+
+
+class ImageCommands(_ListedCommands):
+    """`image: load` and `image: save NAME` for every Docker image on the inventory."""
+
+    def _commands(self) -> Iterator[_Command]:
+        target = self.screen
+        if not isinstance(target, ExchangeCommandTarget):
+            return
+        yield ("image: load", target.action_load_image,
+               "Load an image archive (FILE.tar) into Docker")
+        for env in target.environments:
+            if env.kind is EnvKind.IMAGE:
+                yield (f"image: save {shown_name(env)}", partial(target.save_image, env),
+                       short_ref(env, target.home))

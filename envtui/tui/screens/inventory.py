@@ -27,17 +27,25 @@ from textual.widgets import DataTable, Footer, Header, Input, Label
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from envtui.inspectors.base import ScanContext
-from envtui.model import Environment, Inventory, Problem
+from envtui.model import Environment, EnvKind, Inventory, Problem
 from envtui.tui.batches import Batcher
 from envtui.tui.commands import (
+    DiffCommands,
     EnvironmentCommands,
+    ExportCommands,
     FixCommands,
+    ImageCommands,
+    ImportCommands,
     ProblemCommands,
     TreeCommands,
 )
 from envtui.tui.format import printable
 from envtui.tui.index import InventoryIndex, PartialInventory
+from envtui.tui.screens.diff import DiffScreen
+from envtui.tui.screens.export import ExportScreen
 from envtui.tui.screens.fix import FixScreen
+from envtui.tui.screens.images import LOAD, SAVE, ImageArchiveModal, archive_name, image_ref
+from envtui.tui.screens.import_env import ImportScreen
 from envtui.tui.screens.problems import CheckCache, ProblemsScreen
 from envtui.tui.screens.tree import TreeScreen
 from envtui.tui.widgets.detail import EnvironmentDetail
@@ -108,6 +116,42 @@ class InventoryScreen(Screen[None]):
             id="inventory.fix",
         ),
         Binding(
+            "e",
+            "export_environment",
+            "Export",
+            tooltip="Write the highlighted environment as environment.yml, requirements, "
+            "conda-lock or pylock",
+            id="inventory.export",
+        ),
+        Binding(
+            "i",
+            "import_file",
+            "Import",
+            tooltip="Create an environment from a shared file, after a preview",
+            id="inventory.import",
+        ),
+        Binding(
+            "d",
+            "diff_environment",
+            "Diff",
+            tooltip="Compare the highlighted environment with another one or a file",
+            id="inventory.diff",
+        ),
+        Binding(
+            "s",
+            "save_image",
+            "Save",
+            tooltip="Save the highlighted Docker image to a tar archive",
+            id="inventory.save-image",
+        ),
+        Binding(
+            "l",
+            "load_image",
+            "Load",
+            tooltip="Load a Docker image archive (FILE.tar) into the engine",
+            id="inventory.load-image",
+        ),
+        Binding(
             "p",
             "show_problems",
             "Problems",
@@ -130,6 +174,10 @@ class InventoryScreen(Screen[None]):
         TreeCommands,
         ProblemCommands,
         FixCommands,
+        ExportCommands,
+        ImportCommands,
+        DiffCommands,
+        ImageCommands,
     }
 
     class ScanProgressed(Message):
@@ -277,6 +325,51 @@ class InventoryScreen(Screen[None]):
         if changed:
             self.action_rescan_inventory()
 
+    def _highlighted(self) -> Environment | None:
+        table = self.query_one(InventoryTable)
+        return table.environment(table.current_key)
+
+    def action_export_environment(self) -> None:
+        """Open the export screen of the highlighted environment."""
+        if (env := self._highlighted()) is not None:
+            self.export_environment(env)
+
+    def export_environment(self, env: Environment) -> None:
+        """Open the export screen of `env`."""
+        self.app.push_screen(ExportScreen(env, home=self.home))
+
+    def action_import_file(self) -> None:
+        """Open the import screen; rescan when it created an environment."""
+        self.app.push_screen(ImportScreen(home=self.home, environ=dict(self._ctx.environ)),
+                             self._after_change)
+
+    def action_diff_environment(self) -> None:
+        """Compare the highlighted environment (A) with another one or a file (B)."""
+        if (env := self._highlighted()) is not None:
+            self.diff_environment(env)
+
+    def diff_environment(self, env: Environment) -> None:
+        """Open the diff screen with `env` as A."""
+        self.app.push_screen(DiffScreen(env, self.environments, home=self.home))
+
+    def action_save_image(self) -> None:
+        """Save the highlighted Docker image to a tar archive."""
+        if (env := self._highlighted()) is not None and env.kind is EnvKind.IMAGE:
+            self.save_image(env)
+
+    def save_image(self, env: Environment) -> None:
+        """Ask where to save image `env`, then save it with a progress bar."""
+        self.app.push_screen(ImageArchiveModal(SAVE, ref=image_ref(env),
+                                               path=archive_name(env), home=self.home))
+
+    def action_load_image(self) -> None:
+        """Ask which archive to load into Docker; rescan when images were loaded."""
+        self.app.push_screen(ImageArchiveModal(LOAD, home=self.home), self._after_change)
+
+    def _after_change(self, changed: bool | None) -> None:
+        if changed:
+            self.action_rescan_inventory()
+
     def action_show_problems(self) -> None:
         """Open the machine-wide problems view (checks are kept until a rescan)."""
         self.app.push_screen(
@@ -325,8 +418,11 @@ class InventoryScreen(Screen[None]):
         """
         if action == "show_scan_problems":
             return bool(self.scan_problems)
-        if action in ("open_tree", "fix_environment"):
+        if action in ("open_tree", "fix_environment", "export_environment", "diff_environment"):
             return True if self._on_environment else None
+        if action == "save_image":
+            env = self._highlighted() if self._on_environment else None
+            return env is not None and env.kind is EnvKind.IMAGE
         if action == "clear_filter":
             try:
                 field = self.query_one("#filter", Input)
