@@ -35,14 +35,14 @@ from tests.wheels import build_wheel
 LOCAL = ("--no-index", "--offline")
 
 
-def run(*args: str | Path, home: Path | None = None,
-        extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(*args: str | Path, home: Path | None = None, extra_env: dict[str, str] | None = None,
+        cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PIP_CONFIG_FILE": os.devnull, **(extra_env or {})}
     if home is not None:
         env.update(HOME=str(home), XDG_CACHE_HOME=str(home / ".cache"),
                    XDG_CONFIG_HOME=str(home / ".config"))
     return subprocess.run([sys.executable, "-m", "envtui", *map(str, args)], capture_output=True,
-                          text=True, timeout=300, stdin=subprocess.DEVNULL, env=env)
+                          text=True, timeout=300, stdin=subprocess.DEVNULL, env=env, cwd=cwd)
 
 
 def packages(path: Path) -> set[tuple[str, str, str]]:
@@ -379,3 +379,52 @@ def test_tampered_pylock_hash_stops_the_import(source_venv: Path, wheels: Path,
     assert done.returncode == 2
     assert "hash" in done.stderr.lower()
     assert not target.exists()
+
+
+BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8))
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("name: x\ndependencies: [python=3.11\n", "line 3, column 1"),
+    ("name: !!python/object/apply:os.system ['touch pwned']\ndependencies: [six]\n",
+     "is not allowed"),
+    (BOMB + "dependencies: [six]\n", "alias bomb"),
+    ("name: x\ndependencies: []\n", "`dependencies` is empty"),
+    ("name: x\n", "`dependencies` is empty or missing"),
+    ("- just\n- a list\n", "not an environment file"),
+    ("name: x\ndependencies:\n  - {conda: [six]}\n", "dependencies item 1"),
+])
+def test_bad_environment_files_are_one_line_errors_and_create_nothing(
+        tmp_path: Path, text: str, message: str) -> None:
+    f = tmp_path / "environment.yml"
+    f.write_text(text)
+    target = tmp_path / "env"
+    done = run("import", f, "--prefix", target, "--yes", "--channel", "file:///nowhere",
+               cwd=tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert message in done.stderr
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert not target.exists() and not (tmp_path / "pwned").exists()
+
+
+def test_unknown_keys_and_risky_lines_are_flagged_in_the_preview(tmp_path: Path) -> None:
+    f = tmp_path / "environment.yml"
+    f.write_text("name: shared\nchannels: [conda-forge]\nsurprise: 1\ndependencies:\n"
+                 "  - numpy=1.26\n  - pip:\n    - --index-url http://example.invalid/simple\n"
+                 "    - -r https://example.invalid/more.txt\n"
+                 "    - -e git+https://example.invalid/repo.git#egg=thing\n"
+                 "    - tinydep==0.3\n")
+    done = run("import", f, "--dry-run", "--json", home=tmp_path / "home")
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["created"] is False and out["kind"] == "conda"
+    assert out["target"] == str(tmp_path / "home" / ".conda" / "envs" / "shared")
+    preview = "\n".join(out["preview"])
+    assert "unknown key `surprise`" in preview
+    danger = [line for line in out["preview"] if line.startswith("!")]
+    assert any("http://example.invalid/simple" in line for line in danger)
+    assert any("more.txt" in line and "not fetched" in line for line in danger)
+    assert any("git+https://example.invalid/repo.git" in line for line in danger)
+    assert "index options in the file are NOT used" in preview
+    assert not (tmp_path / "home" / ".conda").exists()
