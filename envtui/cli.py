@@ -115,7 +115,7 @@ def _context(args: argparse.Namespace, kinds: frozenset[EnvKind] = frozenset(Env
     return ctx
 
 
-class _ProgressLine:
+class ProgressLine:
     """A one-line progress report on stderr, rewritten in place, for people at a terminal."""
 
     def __init__(self) -> None:
@@ -123,7 +123,11 @@ class _ProgressLine:
 
     def show(self, done: int, total: int | None, label: str) -> None:
         count = f"{done}/{total}" if total is not None else f"{done}"
-        sys.stderr.write(f"\r\x1b[2K{count} {printable(label)}"[:200])
+        self.write(f"{count} {printable(label)}"[:200])
+
+    def write(self, text: str) -> None:
+        """Replace the line with `text`."""
+        sys.stderr.write(f"\r\x1b[2K{text}")
         sys.stderr.flush()
         self.shown = True
 
@@ -135,7 +139,7 @@ class _ProgressLine:
             self.shown = False
 
 
-_progress = _ProgressLine()
+_progress = ProgressLine()
 
 
 def _scan(args: argparse.Namespace, kinds: frozenset[EnvKind]) -> Inventory:

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from envtui.cli import ProgressLine
 from envtui.format import human_size, printable
 
 PROGRESS_INTERVAL = 0.1
@@ -38,15 +39,15 @@ def add_parsers(sub: Any) -> None:
     ld.add_argument("--json", action="store_true", help="machine-readable output")
 
 
-class _Meter:
+class _Meter(ProgressLine):
     """Bytes and rate on one stderr line, redrawn in place, for people at a terminal."""
 
     def __init__(self, label: str, enabled: bool) -> None:
+        super().__init__()
         self.label = label
         self.enabled = enabled
         self.last = 0.0
         self.first: tuple[float, int] | None = None
-        self.shown = False
 
     def relabel(self, label: str) -> None:
         self.label, self.last, self.first = label, 0.0, None
@@ -65,15 +66,7 @@ class _Meter:
         # The total of a save is the image's size, an estimate that the archive outgrows.
         amount = (f"{human_size(done)} / {human_size(total)}" if total and done <= total
                   else human_size(done))
-        sys.stderr.write(f"\r\x1b[2K{self.label}  {amount}{rate}")
-        sys.stderr.flush()
-        self.shown = True
-
-    def clear(self) -> None:
-        if self.shown:
-            sys.stderr.write("\r\x1b[2K")
-            sys.stderr.flush()
-            self.shown = False
+        self.write(f"{self.label}  {amount}{rate}")
 
 
 def cmd_image(args: argparse.Namespace) -> int:
