@@ -428,3 +428,29 @@ def test_unknown_keys_and_risky_lines_are_flagged_in_the_preview(tmp_path: Path)
     assert any("git+https://example.invalid/repo.git" in line for line in danger)
     assert "index options in the file are NOT used" in preview
     assert not (tmp_path / "home" / ".conda").exists()
+
+
+def test_a_killed_import_is_reported_and_can_be_replaced(tmp_path: Path, hang: Hang,
+                                                        wheels: Path) -> None:
+    req = tmp_path / "req.txt"
+    req.write_text("tinydep==0.3\n")
+    target = tmp_path / "new"
+    env = {k: v for k, v in os.environ.items() if k != "UV_OFFLINE"}
+    env["PIP_CONFIG_FILE"] = os.devnull
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "envtui", "import", req, "--prefix", target, "--yes",
+         "--no-index", "--find-links", hang.url], stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    try:
+        assert hang.asked.wait(60), "uv never reached the find-links server"
+    finally:
+        proc.kill()
+        proc.wait()
+    shown = run("show", target, "--json")
+    problems = json.loads(shown.stdout)["problem_details"]
+    assert any(p["kind"] == "interrupted" and "import was interrupted" in p["detail"]
+               for p in problems), problems
+    done = run("import", req, "--prefix", target, "--force", "--yes", *LOCAL,
+               "--find-links", wheels)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(run("show", target, "--json").stdout)["problem_details"] == []

@@ -40,6 +40,7 @@ from envtui.exchange.files import detect_format, load_spec, read_file
 from envtui.exchange.requirements_export import pip_line
 from envtui.exchange.spec import PIP, EnvSpec, ExchangeError, Pin
 from envtui.format import plural
+from envtui.resolver.journal import IMPORT_MARKER
 from envtui.resolver.sources import IndexOptions
 
 if TYPE_CHECKING:
@@ -47,8 +48,7 @@ if TYPE_CHECKING:
     from rattler.install import InstallerReporter
 
 Progress = Callable[[str], object]
-MARKER = ".envtui-import"
-"""Inside an environment while it is being imported; gone once the import succeeded."""
+MARKER = IMPORT_MARKER
 INSTALL_TIMEOUT = 1800.0
 """Seconds an installer may take before the import gives up and cleans up."""
 KINDS = ("venv", "conda")

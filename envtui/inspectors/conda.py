@@ -39,7 +39,7 @@ from envtui.inspectors.sitepackages import (
     site_packages_dirs,
 )
 from envtui.model import Environment, EnvKind, Package, Problem, ProblemKind
-from envtui.resolver.journal import interrupted, interrupted_fix
+from envtui.resolver.journal import interrupted_fix, interrupted_state
 
 HOME_ROOTS = (
     "miniconda3", "anaconda3", "miniforge3", "mambaforge", "micromamba",
@@ -586,7 +586,7 @@ class CondaInspector(Inspector):
             except (OSError, ValueError):
                 parts.append("-")
         parts.append(sitepackages.fingerprint(site_packages_dirs(prefix)))
-        parts.append(str(interrupted(prefix)))
+        parts.append(interrupted_state(prefix))
         return "|".join(parts)
 
     # ---- reading

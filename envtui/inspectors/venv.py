@@ -25,7 +25,7 @@ from envtui.inspectors.sitepackages import (
     site_packages_dirs,
 )
 from envtui.model import Environment, EnvKind, Package, Problem, ProblemKind
-from envtui.resolver.journal import interrupted, interrupted_fix
+from envtui.resolver.journal import interrupted_fix, interrupted_state
 
 # Lock/manifest files beside a project environment, in order of precedence.
 PROJECT_MARKERS = (
@@ -168,7 +168,7 @@ class VenvInspector(Inspector):
             str(st.st_mtime_ns), str(st.st_size), str(broken_reason(prefix, cfg)),
             str(fsinfo.newest_mtime([*fsinfo.activation_evidence(prefix), *sps])),
             str(project_manager(prefix)), str(loc.hint), sitepackages.fingerprint(sps),
-            str(interrupted(prefix)),
+            interrupted_state(prefix),
         ]
         return "|".join(parts)
 

@@ -250,10 +250,24 @@ def interrupted(prefix: Path) -> bool:
 
 
 
+IMPORT_MARKER = ".envtui-import"
+"""Inside an environment while `envtui import` makes it; gone once the import succeeded."""
+
+
+def interrupted_state(prefix: Path) -> str:
+    """What the inspectors' fingerprints need to notice a fix or an import being cut off."""
+    return f"{interrupted(prefix)}|{os.path.lexists(prefix / IMPORT_MARKER)}"
+
+
 def interrupted_fix(prefix: Path) -> list[Problem]:
-    """The problem an envtui fix killed mid-way leaves, if it left one (for inspectors)."""
-    if not interrupted(prefix):
-        return []
-    return [Problem(ProblemKind.INTERRUPTED,
-                    f"an envtui fix was interrupted; `envtui undo {prefix}` restores the "
-                    f"environment as it was before")]
+    """The problem an envtui fix or import killed mid-way leaves, if any (for inspectors)."""
+    out = []
+    if interrupted(prefix):
+        out.append(Problem(ProblemKind.INTERRUPTED,
+                           f"an envtui fix was interrupted; `envtui undo {prefix}` restores "
+                           "the environment as it was before"))
+    if os.path.lexists(prefix / IMPORT_MARKER):
+        out.append(Problem(ProblemKind.INTERRUPTED,
+                           f"an envtui import was interrupted and left {prefix} half-made; "
+                           "import again with --force, or delete it"))
+    return out
