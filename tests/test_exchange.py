@@ -454,3 +454,14 @@ def test_a_killed_import_is_reported_and_can_be_replaced(tmp_path: Path, hang: H
                "--find-links", wheels)
     assert done.returncode == 0, done.stderr
     assert json.loads(run("show", target, "--json").stdout)["problem_details"] == []
+
+
+def test_from_history_without_history_keeps_what_nothing_depends_on() -> None:
+    from envtui.exchange.environment_yml import ExportOptions, write_environment_yml
+    from envtui.exchange.spec import CONDA, EnvSpec, Pin
+
+    spec = EnvSpec(origin="/envs/x", kind="conda", name="x", python="3.11.9", pins=(
+        Pin("numpy", "1.26.4", CONDA, depends=("python >=3.11", "zlib >=1.3")),
+        Pin("python", "3.11.9", CONDA), Pin("zlib", "1.3.1", CONDA)))
+    doc = yaml.safe_load(write_environment_yml(spec, ExportOptions(from_history=True)))
+    assert doc["dependencies"] == ["python=3.11", "numpy=1.26.4"]

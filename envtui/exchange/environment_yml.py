@@ -3,7 +3,7 @@
 The documented keys are `name`, `channels`, `dependencies` (conda match specs, and one
 `{pip: [...]}` list of requirement lines) and `prefix` / `variables`. Exports pin every
 package; `--from-history` keeps only what the user asked for (conda-meta/history, and the
-pip packages marked REQUESTED or needed by nothing else), with the installed versions
+pip packages nothing else in the environment needs), with the installed versions
 written in, unlike conda's own flag, which drops pip packages and versions.
 """
 
@@ -30,9 +30,10 @@ class ExportOptions:
 def write_environment_yml(spec: EnvSpec, options: ExportOptions = ExportOptions()) -> str:
     import yaml
 
-    conda = [p for p in spec.conda if not options.from_history or p.requested]
-    pip = list(spec.pip)
+    conda, pip = list(spec.conda), list(spec.pip)
     if options.from_history:
+        # No history (rattler and pixi leave it empty): what nothing else depends on.
+        conda = [p for p in conda if p.requested] or _conda_top_level(conda)
         pip = top_level(pip)
     deps: list[Any] = []
     names = {p.key for p in conda}
@@ -50,6 +51,11 @@ def write_environment_yml(spec: EnvSpec, options: ExportOptions = ExportOptions(
     body: str = yaml.safe_dump(doc, sort_keys=False, default_flow_style=False,
                                allow_unicode=True, width=1000)
     return header + body
+
+
+def _conda_top_level(pins: list[Pin]) -> list[Pin]:
+    needed = {d.split()[0].lower() for p in pins for d in p.depends if d.strip()}
+    return [p for p in pins if p.key not in needed]
 
 
 def _minor(version: str) -> str:
