@@ -342,16 +342,21 @@ def test_export_an_images_python_packages(docker_world: DockerWorld, tmp_path: P
     assert refused.returncode == 2 and "conda-lock files describe conda" in refused.stderr
 
 
-def test_ctrl_c_during_import_removes_the_half_made_env(tmp_path: Path, hang: Hang) -> None:
-    req = tmp_path / "req.txt"
+def start_import_from(hang: Hang, req: Path, target: Path) -> subprocess.Popen[str]:
+    """A real `envtui import` whose uv waits on a find-links server that never answers."""
     req.write_text("tinydep==0.3\n")
-    target = tmp_path / "new"
     env = {k: v for k, v in os.environ.items() if k != "UV_OFFLINE"}
     env["PIP_CONFIG_FILE"] = os.devnull
-    proc = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "-m", "envtui", "import", req, "--prefix", target, "--yes",
          "--no-index", "--find-links", hang.url], stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def test_ctrl_c_during_import_removes_the_half_made_env(tmp_path: Path, hang: Hang) -> None:
+    req = tmp_path / "req.txt"
+    target = tmp_path / "new"
+    proc = start_import_from(hang, req, target)
     try:
         assert hang.asked.wait(60), "uv never reached the find-links server"
         assert (target / ".envtui-import").exists()  # half-made, and marked so
@@ -433,14 +438,8 @@ def test_unknown_keys_and_risky_lines_are_flagged_in_the_preview(tmp_path: Path)
 def test_a_killed_import_is_reported_and_can_be_replaced(tmp_path: Path, hang: Hang,
                                                         wheels: Path) -> None:
     req = tmp_path / "req.txt"
-    req.write_text("tinydep==0.3\n")
     target = tmp_path / "new"
-    env = {k: v for k, v in os.environ.items() if k != "UV_OFFLINE"}
-    env["PIP_CONFIG_FILE"] = os.devnull
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "envtui", "import", req, "--prefix", target, "--yes",
-         "--no-index", "--find-links", hang.url], stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    proc = start_import_from(hang, req, target)
     try:
         assert hang.asked.wait(60), "uv never reached the find-links server"
     finally:
