@@ -11,7 +11,6 @@ import contextlib
 import os
 import re
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 from envtui.exchange.spec import EnvSpec, ExchangeError
@@ -49,24 +48,29 @@ def read_file(path: Path) -> bytes:
 
 def load_spec(path: Path, *, platform: str | None = None) -> EnvSpec:
     """Any supported file as a spec. Raises ExchangeError naming the file and the problem."""
+    return read_spec(path, platform=platform)[1]
+
+
+def read_spec(path: Path, *, platform: str | None = None) -> tuple[str, EnvSpec]:
+    """The file's format and its spec, from one read of the file."""
     data = read_file(path)
     fmt = detect_format(path, data[:65536])
     where = str(path)
     if fmt == "pylock":
         from envtui.exchange.pylock import read_pylock
 
-        return read_pylock(data, where)
+        return fmt, read_pylock(data, where)
     if fmt == "conda-lock":
         from envtui.exchange.condalock import read_conda_lock
 
-        return read_conda_lock(data, where, platform)
+        return fmt, read_conda_lock(data, where, platform)
     if fmt == "environment-yml":
         from envtui.exchange.environment_yml import read_environment_yml
 
-        return read_environment_yml(data, where)
+        return fmt, read_environment_yml(data, where)
     from envtui.exchange.requirements_export import read_requirements_spec
 
-    return read_requirements_spec(path)
+    return fmt, read_requirements_spec(path)
 
 
 def write_atomically(path: Path, text: str, *, force: bool = True) -> None:
@@ -94,5 +98,3 @@ def write_atomically(path: Path, text: str, *, force: bool = True) -> None:
             raise ExchangeError(f"{path}: cannot be written ({e.strerror or e})") from None
         raise
 
-
-Writer = Callable[[EnvSpec], str]

@@ -31,12 +31,12 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from envtui.exchange.files import detect_format, load_spec, read_file
+from envtui.exchange.files import read_spec
 from envtui.exchange.requirements_export import pip_line
 from envtui.exchange.spec import PIP, EnvSpec, ExchangeError, Pin
 from envtui.format import plural
@@ -83,7 +83,6 @@ class ImportPlan:
     """(what the file asks for, whether it is dangerous), for the preview."""
     left_out: tuple[str, ...] = ()
     """Packages the chosen kind cannot install (conda packages in a venv import)."""
-    notes: tuple[str, ...] = field(default=())
 
     @property
     def pip_pins(self) -> tuple[Pin, ...]:
@@ -101,9 +100,7 @@ def plan_import(source: Path, *, name: str | None = None, prefix: Path | None = 
     """Read `source` and decide the import. Raises ExchangeError for what cannot be done."""
     environ = dict(os.environ) if environ is None else environ
     home = home or Path(environ.get("HOME") or Path.home())
-    data = read_file(source)
-    fmt = detect_format(source, data[:65536])
-    spec = load_spec(source)
+    fmt, spec = read_spec(source)
     kind = kind or ("conda" if fmt in ("environment-yml", "conda-lock") else "venv")
     if kind not in KINDS:
         raise ExchangeError(f"--kind {kind}: expected venv or conda")
@@ -118,7 +115,7 @@ def plan_import(source: Path, *, name: str | None = None, prefix: Path | None = 
     replaces = _check_target(target, force)
     plan = ImportPlan(source=source, format=fmt, spec=spec, kind=kind, target=target,
                       replaces=replaces, index=index, trust_file_options=trust_file_options,
-                      flags=_flags(spec), notes=spec.notes)
+                      flags=_flags(spec))
     if kind == "venv":
         left = tuple(f"{p.name}={p.version}" if p.version else p.name for p in spec.conda
                      if p.key not in ("python", "pip"))
@@ -258,7 +255,7 @@ def preview(plan: ImportPlan) -> list[str]:
     if plan.spec.requirements is not None and _file_options(plan) and not plan.trust_file_options:
         lines.append("! index options in the file are NOT used (pass --trust-file-options "
                      "to use them)")
-    lines += [f"* {n}" for n in plan.notes]
+    lines += [f"* {n}" for n in plan.spec.notes]
     return lines
 
 
