@@ -41,6 +41,11 @@ def _parser() -> argparse.ArgumentParser:
                     "With no command, opens the terminal app.",
     )
     p.add_argument("--version", action="version", version=f"envtui {__version__}")
+    p.add_argument("--demo", action="store_true",
+                   help="open the app on a sandbox of sample environments built in a temporary "
+                        "directory (removed on exit); nothing of yours is shown or touched")
+    p.add_argument("--demo-dir", type=Path, metavar="DIR",
+                   help="with --demo: build the sandbox in DIR (or reuse it) and keep it")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     def scan_options(sp: argparse.ArgumentParser) -> None:
@@ -80,11 +85,12 @@ def _parser() -> argparse.ArgumentParser:
                             "requirement files; every environment when none is given")
     scan_options(check)
 
-    from envtui import cli_exchange, cli_fix, cli_image
+    from envtui import cli_cleanup, cli_exchange, cli_fix, cli_image
 
     cli_fix.add_parsers(sub, scan_options)
     cli_exchange.add_parsers(sub, scan_options, cli_fix.add_index_options)
     cli_image.add_parsers(sub)
+    cli_cleanup.add_parsers(sub, scan_options)
     return p
 
 
@@ -112,6 +118,7 @@ def _context(args: argparse.Namespace, kinds: frozenset[EnvKind] = frozenset(Env
     ctx.exclude = cfg.exclude
     ctx.walk_home = cfg.walk_home and not args.no_home
     ctx.max_depth = cfg.max_depth
+    ctx.stale_days = cfg.stale_days
     return ctx
 
 
@@ -155,9 +162,18 @@ def _scan(args: argparse.Namespace, kinds: frozenset[EnvKind]) -> Inventory:
 
 def cmd_list(args: argparse.Namespace) -> int:
     kinds = frozenset(EnvKind(k) for k in args.kind) if args.kind else frozenset(EnvKind)
+    from envtui.cleanup.facts import CleanupFacts, cleanup_facts, identity
+
     inv = _scan(args, kinds)
+    facts = cleanup_facts(inv.environments, stale_days=_context(args).stale_days)
+
+    def tags(e: Environment) -> CleanupFacts:
+        return facts.get(identity(e), CleanupFacts())
+
     if args.json:
-        print(json.dumps([environment_to_dict(e, with_packages=False)
+        print(json.dumps([{**environment_to_dict(e, with_packages=False),
+                           "cleanup": list(tags(e).reasons),
+                           "cleanup_details": list(tags(e).details)}
                           for e in inv.environments], indent=2))
         _print_scan_problems(inv)
         return EXIT_OK
@@ -165,10 +181,11 @@ def cmd_list(args: argparse.Namespace) -> int:
         print("no environments found")
     rows = [[e.kind.value, e.name, e.manager, e.python or "-", str(len(e.packages)),
              human_size(e.size_bytes), short_time(e.last_used),
-             str(len(e.all_problems)) if e.all_problems else ""] for e in inv.environments]
+             str(len(e.all_problems)) if e.all_problems else "", ",".join(tags(e).reasons)]
+            for e in inv.environments]
     if rows:
         _print_table(["KIND", "NAME", "MANAGER", "PYTHON", "PKGS", "SIZE", "LAST USED",
-                      "PROBLEMS"], rows)
+                      "PROBLEMS", "CLEANUP"], rows)
     _print_scan_problems(inv)
     return EXIT_OK
 
@@ -377,10 +394,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             command = getattr(cli_exchange, f"cmd_{args.command}")
             return int(command(args))
+        if args.command in ("df", "rm", "prune", "container"):
+            from envtui import cli_cleanup
+
+            command = getattr(cli_cleanup, f"cmd_{args.command}")
+            return int(command(args))
         if args.command == "image":
             from envtui import cli_image
 
             return cli_image.cmd_image(args)
+        if args.demo or args.demo_dir:
+            from envtui.demo import open_demo
+
+            return open_demo(args.demo_dir)
         return _open_app()
     except (UsageError, ConfigError) as e:
         print(f"envtui: error: {e}", file=sys.stderr)
@@ -402,5 +428,6 @@ def _open_app() -> int:
     cfg = load_config(ctx.home, ctx.environ)
     ctx.roots, ctx.exclude = cfg.roots, cfg.exclude
     ctx.walk_home, ctx.max_depth = cfg.walk_home, cfg.max_depth
+    ctx.stale_days = cfg.stale_days
     EnvtuiApp(ctx).run()
     return EXIT_OK

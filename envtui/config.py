@@ -4,6 +4,7 @@
     exclude = ["~/big-archive"]        # directories never walked
     walk_home = true                   # walk the home directory for project envs
     max_depth = 6                      # how deep each walk goes
+    stale_days = 90                    # unused this long makes an environment "stale"
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class Config:
     exclude: tuple[Path, ...] = ()
     walk_home: bool = True
     max_depth: int = 6
+    stale_days: int = 90
 
 
 def config_path(home: Path, environ: Mapping[str, str]) -> Path:
@@ -54,7 +56,7 @@ def load_config(home: Path, environ: Mapping[str, str]) -> Config:
         raise ConfigError(f"{path}: invalid TOML ({e})") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not valid UTF-8") from None
-    unknown = set(data) - {"roots", "exclude", "walk_home", "max_depth"}
+    unknown = set(data) - {"roots", "exclude", "walk_home", "max_depth", "stale_days"}
     if unknown:
         raise ConfigError(f"{path}: unknown setting(s): {', '.join(sorted(unknown))}")
     walk_home = data.get("walk_home", True)
@@ -63,9 +65,13 @@ def load_config(home: Path, environ: Mapping[str, str]) -> Config:
         raise ConfigError(f"{path}: 'walk_home' must be true or false")
     if not isinstance(max_depth, int) or isinstance(max_depth, bool) or not 0 <= max_depth <= 50:
         raise ConfigError(f"{path}: 'max_depth' must be a whole number from 0 to 50")
+    stale_days = data.get("stale_days", 90)
+    if not isinstance(stale_days, int) or isinstance(stale_days, bool) or stale_days < 1:
+        raise ConfigError(f"{path}: 'stale_days' must be a whole number of days, at least 1")
     return Config(
         roots=_paths(data.get("roots", []), "roots", path, home),
         exclude=_paths(data.get("exclude", []), "exclude", path, home),
         walk_home=walk_home,
         max_depth=max_depth,
+        stale_days=stale_days,
     )

@@ -121,6 +121,9 @@ class Environment:
     """Everything installed, sorted by normalised name."""
     size_bytes: int | None = None
     """Bytes on disk, each hardlinked inode counted once; Docker's own size for Docker."""
+    reclaimable_bytes: int | None = None
+    """Bytes removing it would free: files with no hardlink outside it (not uv's or conda's
+    cache). For a container its writable layer; None when unknown (images)."""
     last_used: str | None = None
     """ISO 8601 time of the newest evidence of use, or None when there is none."""
     created: str | None = None
@@ -198,6 +201,7 @@ def environment_to_dict(env: Environment, *, with_packages: bool = True) -> dict
         "python": env.python,
         "packages": len(env.packages),
         "size_bytes": env.size_bytes,
+        "reclaimable_bytes": env.reclaimable_bytes,
         "last_used": env.last_used,
         "created": env.created,
         "base": env.base,
@@ -232,6 +236,7 @@ def environment_from_dict(d: dict[str, Any]) -> Environment:
         python=d.get("python"),
         packages=tuple(package_from_dict(p) for p in d.get("packages", ())),
         size_bytes=d.get("size_bytes"),
+        reclaimable_bytes=d.get("reclaimable_bytes"),
         last_used=d.get("last_used"),
         created=d.get("created"),
         problems=tuple(_problem(p) for p in d.get("env_problems", ())),

@@ -19,21 +19,21 @@ The machine it builds under DEST/home:
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import importlib.util
-import io
 import json
 import os
 import shutil
 import subprocess
 import sys
-import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
+# The builders live in the package: the demo sandbox (`envtui --demo`) uses them at run time.
+from envtui.demo.conda_packages import TIMESTAMP, build_package, create_env, history_entry
+
+__all__ = ["TIMESTAMP", "build_package", "history_entry"]
+
 REPO = Path(__file__).resolve().parents[1]
-TIMESTAMP = 1_700_000_000
-"""Build time stamped into every package, so the channel is reproducible."""
 
 # (name, version, build, depends, {path: content})
 PACKAGES: list[tuple[str, str, str, list[str], dict[str, str]]] = [
@@ -101,56 +101,12 @@ class Machine:
         return self.home / "work" / "tools-env"
 
 
-def build_package(subdir: Path, name: str, version: str, build: str,
-                  depends: list[str], files: dict[str, str]) -> Path:
-    """Write one `.tar.bz2` conda package of noarch "generic" kind (files land as they are)."""
-    index = {"name": name, "version": version, "build": build, "build_number": 0,
-             "depends": depends, "noarch": "generic", "subdir": "noarch",
-             "license": "MIT", "timestamp": TIMESTAMP * 1000}
-    paths = {"paths_version": 1, "paths": [
-        {"_path": p, "path_type": "hardlink", "size_in_bytes": len(c.encode()),
-         "sha256": hashlib.sha256(c.encode()).hexdigest()}
-        for p, c in files.items()
-    ]}
-    members = {**files, "info/index.json": json.dumps(index, indent=2),
-               "info/paths.json": json.dumps(paths, indent=2),
-               "info/files": "".join(f"{p}\n" for p in files)}
-    subdir.mkdir(parents=True, exist_ok=True)
-    out = subdir / f"{name}-{version}-{build}.tar.bz2"
-    with tarfile.open(out, "w:bz2") as tf:
-        for path, content in members.items():
-            data = content.encode()
-            info = tarfile.TarInfo(path)
-            info.size, info.mtime = len(data), TIMESTAMP
-            info.mode = 0o755 if path.startswith(("bin/", "condabin/")) else 0o644
-            tf.addfile(info, io.BytesIO(data))
-    return out
-
-
-def history_entry(when: str, cmd: str, specs: str, action: str = "update") -> str:
-    """One conda-meta/history entry in the shape conda writes."""
-    return (f"==> {when} <==\n# cmd: {cmd}\n# conda version: 24.1.2\n"
-            f"# {action} specs: {specs}\n")
-
-
-async def _create(channel: Path, prefix: Path, specs: list[str], cache: Path) -> None:
-    from rattler import Channel, Gateway, MatchSpec, install, solve
-
-    gateway = Gateway(cache_dir=cache / "repodata")
-    records = await solve([Channel(channel.as_uri())], specs, gateway=gateway,
-                          platforms=["noarch"])
-    # install() is typed as taking MatchSpec but its binding wants the wrapped object.
-    requested = [MatchSpec(s)._match_spec for s in specs]
-    await install(records, prefix, cache_dir=cache, show_progress=False,
-                  requested_specs=requested)
-
-
 async def _build_envs(m: Machine) -> None:
     pkgs = m.base / "pkgs"  # conda's own layout: the base root holds the package cache
-    await _create(m.channel, m.base, ["python=3.11", "conda"], pkgs)
-    await _create(m.channel, m.data, ["numpy", "six", "python=3.11"], pkgs)
-    await _create(m.channel, m.pixi, ["python 3.11.*", "zlib"], m.root / "rattler-cache")
-    await _create(m.channel, m.tools, ["zlib"], m.root / "rattler-cache")
+    await create_env(m.channel, m.base, ["python=3.11", "conda"], pkgs)
+    await create_env(m.channel, m.data, ["numpy", "six", "python=3.11"], pkgs)
+    await create_env(m.channel, m.pixi, ["python 3.11.*", "zlib"], m.root / "rattler-cache")
+    await create_env(m.channel, m.tools, ["zlib"], m.root / "rattler-cache")
 
 
 def _write_bookkeeping(m: Machine) -> None:
@@ -185,12 +141,12 @@ def _write_bookkeeping(m: Machine) -> None:
 
 def build_machine(root: Path) -> Machine:
     """Build the channel and every environment under `root` (in this process)."""
-    from rattler.index import index_fs
+    from envtui.demo.conda_packages import index_channel
 
     m = Machine(root=root, channel=root / "channel", home=root / "home")
     for spec in PACKAGES:
         build_package(m.channel / "noarch", *spec)
-    asyncio.run(index_fs(m.channel, write_zst=False, write_shards=False))
+    index_channel(m.channel)
     m.home.mkdir(parents=True, exist_ok=True)
     asyncio.run(_build_envs(m))
     _write_bookkeeping(m)

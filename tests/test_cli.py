@@ -60,7 +60,8 @@ def test_show_by_unique_name_and_text_output(home: Path) -> None:
     assert "packages (0):" in lines
     listing = _run("list", "--kind", "venv")
     assert listing.stdout.splitlines()[0].split() == [
-        "KIND", "NAME", "MANAGER", "PYTHON", "PKGS", "SIZE", "LAST", "USED", "PROBLEMS"]
+        "KIND", "NAME", "MANAGER", "PYTHON", "PKGS", "SIZE", "LAST", "USED", "PROBLEMS",
+        "CLEANUP"]
     assert listing.stdout.splitlines()[1].split()[:3] == ["venv", "solo", "uv"]
 
 

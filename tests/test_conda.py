@@ -315,7 +315,7 @@ def test_read_env_known_only_from_environments_txt(conda: Fixture) -> None:
 def test_size_and_last_used_come_from_fsinfo(conda: Fixture) -> None:
     m = conda.m
     env = read(m.data)
-    assert env.size_bytes == fsinfo.disk_usage(m.data)[0]
+    assert env.size_bytes == fsinfo.disk_usage(m.data).size
     assert env.size_bytes is not None and env.size_bytes > 0
     meta = m.data / "conda-meta"
     assert env.last_used == fsinfo.last_used(m.data, [meta / "history", meta, m.data / SP])

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,9 @@ from envtui.tui.app import EnvtuiApp
 
 FIXTURE = Path(__file__).parent / "fixtures" / "inventory.json"
 SIZE = (120, 36)
+FIXTURE_NOW = datetime(2025, 3, 15, 12, 0, tzinfo=UTC)
+"""The day the fixture inventory is seen on, so which of its environments are stale (90 days
+unused) never changes."""
 
 
 def fixture_inventory() -> Inventory:
@@ -132,7 +136,7 @@ def run_async(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., N
 
 
 def make_app(loader: FixtureLoader | None = None) -> EnvtuiApp:
-    ctx = ScanContext(home=Path("/home/ada"), environ={})
+    ctx = ScanContext(home=Path("/home/ada"), environ={}, now=FIXTURE_NOW)
     return EnvtuiApp(ctx, loader=loader or FixtureLoader())
 
 

@@ -1,56 +1,8 @@
-"""Building real wheels for the tests, offline: a wheel is a zip with a dist-info."""
+"""Building real wheels for the tests, offline: the builder lives in envtui.demo.wheels,
+which the demo sandbox uses at run time too."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import zipfile
-from collections.abc import Iterable, Mapping
-from pathlib import Path
+from envtui.demo.wheels import build_wheel
 
-
-def _record_line(path: str, data: bytes) -> str:
-    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-    return f"{path},sha256={digest},{len(data)}"
-
-
-def build_wheel(
-    dest: Path,
-    name: str,
-    version: str,
-    *,
-    requires: Iterable[str] = (),
-    requires_python: str | None = None,
-    summary: str = "",
-    files: Mapping[str, str] | None = None,
-    tag: str = "py3-none-any",
-) -> Path:
-    """Write `name-version-TAG.whl` (TAG: py3-none-any by default) into `dest`; return it.
-
-    `files` maps paths inside the wheel (e.g. "pkg/__init__.py", "x.pth") to contents;
-    by default the wheel holds one module named after the project. `tag` is the wheel's
-    compatibility tag, e.g. "cp311-cp311-manylinux_2_17_x86_64" or "cp39-abi3-win_amd64".
-    """
-    dist = name.replace("-", "_")
-    distinfo = f"{dist}-{version}.dist-info"
-    meta = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
-    if summary:
-        meta.append(f"Summary: {summary}")
-    if requires_python:
-        meta.append(f"Requires-Python: {requires_python}")
-    meta += [f"Requires-Dist: {r}" for r in requires]
-    contents = dict(files or {f"{dist}/__init__.py": f"__version__ = {version!r}\n"})
-    contents[f"{distinfo}/METADATA"] = "\n".join(meta) + "\n\nLong description.\n"
-    contents[f"{distinfo}/WHEEL"] = (
-        "Wheel-Version: 1.0\nGenerator: envtui-tests\n"
-        f"Root-Is-Purelib: {'true' if tag.endswith('-none-any') else 'false'}\nTag: {tag}\n"
-    )
-    record = [_record_line(p, c.encode()) for p, c in contents.items()]
-    record.append(f"{distinfo}/RECORD,,")
-    contents[f"{distinfo}/RECORD"] = "\n".join(record) + "\n"
-    dest.mkdir(parents=True, exist_ok=True)
-    path = dest / f"{dist}-{version}-{tag}.whl"
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-        for p, c in contents.items():
-            zf.writestr(p, c)
-    return path
+__all__ = ["build_wheel"]

@@ -15,6 +15,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -55,6 +56,10 @@ class ScanContext:
     """How deep the walk descends below each root."""
     kinds: frozenset[EnvKind] = frozenset(EnvKind)
     """Which kinds to look for (`list --kind`)."""
+    stale_days: int = 90
+    """Unused for this many days makes an environment stale (cleanup)."""
+    now: datetime | None = None
+    """The time staleness is measured at; None means the current time (tests fix it)."""
     _problems: list[Problem] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 

@@ -615,8 +615,8 @@ class CondaInspector(Inspector):
         problems += pip_problems + _mismatches(conda_pkgs, pip_pkgs)
         # A base env's size is its own files: the other envs and the package cache are not it.
         skip = (prefix / "envs", prefix / "pkgs") if loc.base else ()
-        size, size_problems = fsinfo.disk_usage(prefix, skip)
-        problems += size_problems
+        usage = fsinfo.disk_usage(prefix, skip)
+        problems += usage.problems
 
         python_rec = next((p for p in conda_pkgs if p.name.lower() == "python"), None)
         python = python_rec.version if python_rec else next(
@@ -631,7 +631,8 @@ class CondaInspector(Inspector):
             path=str(prefix),
             python=python,
             packages=tuple(sorted(conda_pkgs + pip_pkgs, key=lambda p: (p.key, p.source))),
-            size_bytes=size,
+            size_bytes=usage.size,
+            reclaimable_bytes=usage.reclaimable,
             last_used=fsinfo.last_used(
                 prefix, [prefix / "conda-meta" / "history", prefix / "conda-meta", *sps]),
             created=history.created,

@@ -476,6 +476,7 @@ class DockerInspector(Inspector):
             python=contents.python,
             packages=packages,
             size_bytes=int(d.get("SizeRw") or 0),
+            reclaimable_bytes=int(d.get("SizeRw") or 0),
             last_used=_last_used(state),
             created=_iso_from_unix(d.get("Created")),
             problems=problems,

@@ -3,7 +3,9 @@
 Size: the allocated bytes (st_blocks * 512) of every file and directory under the prefix,
 each (device, inode) counted once, so hardlinks made by uv or conda from their caches count
 once per environment. Symlinks are counted as links, never followed; the walk stays on the
-prefix's filesystem.
+prefix's filesystem. Reclaimable: the part of that size held by this environment alone, that
+is, files whose every hardlink lies inside the prefix; a file also linked from uv's or conda's
+package cache (or from another environment) is not freed by removing the environment.
 
 Last used: the newest modification time among the evidence that an environment was used or
 changed: the prefix itself, its bin/Scripts directory and activation scripts, its
@@ -15,28 +17,43 @@ used: most filesystems mount with relatime/noatime, which makes them meaningless
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from envtui.model import Problem, ProblemKind
 
 
-def disk_usage(root: Path, skip: Iterable[Path] = ()) -> tuple[int, list[Problem]]:
-    """Allocated bytes under `root` with each inode counted once, and unreadable directories.
+@dataclass(frozen=True)
+class DiskUsage:
+    """What one environment holds on disk."""
 
-    `skip` names directories left out entirely (a conda base env's `envs/` and `pkgs/`).
-    """
+    size: int
+    """Allocated bytes, each inode counted once."""
+    reclaimable: int
+    """Bytes freed by removing it: inodes with no hardlink outside the prefix."""
+    problems: list[Problem]
+    """Directories that could not be read."""
+
+
+Inode = tuple[int, int]
+"""(st_dev, st_ino)."""
+
+
+def walk_files(root: Path, problems: list[Problem],
+               skip: Iterable[Path] = ()) -> Iterator[tuple[Inode | None, os.stat_result]]:
+    """Every entry under `root` (itself first), lstat'ed, never following a symlink and never
+    leaving root's filesystem. Directories come with inode None: they cannot be hardlinked,
+    so they always belong to the tree they are in. Unreadable directories go to `problems`."""
     skipped = {str(p) for p in skip}
-    seen: set[tuple[int, int]] = set()
-    problems: list[Problem] = []
     try:
         st = os.lstat(root)
     except OSError as e:
-        return 0, [Problem(ProblemKind.UNREADABLE, f"{root}: unreadable ({e.strerror})")]
+        problems.append(Problem(ProblemKind.UNREADABLE, f"{root}: unreadable ({e.strerror})"))
+        return
+    yield None, st
     dev = st.st_dev
-    seen.add((st.st_dev, st.st_ino))
-    total = st.st_blocks * 512
     stack = [str(root)]
     while stack:
         d = stack.pop()
@@ -47,19 +64,39 @@ def disk_usage(root: Path, skip: Iterable[Path] = ()) -> tuple[int, list[Problem
             continue
         with it:
             for entry in it:
+                if entry.path in skipped:
+                    continue
                 try:
                     s = entry.stat(follow_symlinks=False)
                 except OSError:
                     continue
-                ident = (s.st_dev, s.st_ino)
-                if ident in seen or entry.path in skipped:
-                    continue
-                seen.add(ident)
-                total += s.st_blocks * 512
-                if (entry.is_dir(follow_symlinks=False) and s.st_dev == dev
-                        and entry.path not in skipped):
-                    stack.append(entry.path)
-    return total, problems
+                if entry.is_dir(follow_symlinks=False):
+                    if s.st_dev == dev:
+                        stack.append(entry.path)
+                    yield None, s
+                else:
+                    yield (s.st_dev, s.st_ino), s
+
+
+def disk_usage(root: Path, skip: Iterable[Path] = ()) -> DiskUsage:
+    """Allocated bytes under `root` with each inode counted once, and unreadable directories.
+
+    `skip` names directories left out entirely (a conda base env's `envs/` and `pkgs/`).
+    """
+    problems: list[Problem] = []
+    # inode -> [blocks, hardlinks, links met here]
+    seen: dict[Inode, list[int]] = {}
+    dirs = 0
+    for ident, st in walk_files(root, problems, skip):
+        if ident is None:
+            dirs += st.st_blocks * 512
+        elif (known := seen.get(ident)) is not None:
+            known[2] += 1
+        else:
+            seen[ident] = [st.st_blocks * 512, st.st_nlink, 1]
+    total = dirs + sum(blocks for blocks, _, _ in seen.values())
+    own = dirs + sum(blocks for blocks, links, met in seen.values() if met >= links)
+    return DiskUsage(total, own, problems)
 
 
 def newest_mtime(paths: Iterable[Path]) -> float | None:

@@ -195,8 +195,8 @@ class VenvInspector(Inspector):
         packages, dup_problems = dedupe(found)
         problems += dup_problems
 
-        size, size_problems = fsinfo.disk_usage(prefix)
-        problems += size_problems
+        usage = fsinfo.disk_usage(prefix)
+        problems += usage.problems
         # The size walk meets the same unreadable directories the package scan did.
         known = {p.detail for pkg in packages for p in pkg.problems}
         problems = [p for p in dict.fromkeys(problems) if p.detail not in known]
@@ -223,7 +223,8 @@ class VenvInspector(Inspector):
             path=str(prefix),
             python=python,
             packages=packages,
-            size_bytes=size,
+            size_bytes=usage.size,
+            reclaimable_bytes=usage.reclaimable,
             last_used=fsinfo.last_used(prefix, sps),
             created=fsinfo.iso(_mtime(prefix / "pyvenv.cfg")),
             problems=tuple(problems),

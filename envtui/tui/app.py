@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from textual.app import App
+from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from envtui.inspectors.base import ScanContext
 from envtui.model import Inventory
 from envtui.resolver.sources import IndexOptions
+from envtui.tui.commands import HelpCommands
 from envtui.tui.screens.inventory import InventoryScreen
 
 
@@ -27,6 +29,13 @@ class EnvtuiApp(App[None]):
     `loader` has the signature of `discovery.scan` and defaults to it; tests pass one that
     returns a fixed inventory so screenshots are deterministic.
     """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("question_mark", "help", "Help", key_display="?",
+                tooltip="Every key of this screen", id="app.help"),
+    ]
+
+    COMMANDS = App.COMMANDS | {HelpCommands}
 
     TITLE = "envtui"
     SUB_TITLE = "Python environments"
@@ -46,6 +55,13 @@ class EnvtuiApp(App[None]):
         """Produces the inventory; called in a worker thread."""
         self.index_options = index_options
         """Where fix plans find packages; None means pip's configuration."""
+
+    def action_help(self) -> None:
+        """Show every key of the current screen."""
+        from envtui.tui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen, self.screen.active_bindings))
 
     def get_default_screen(self) -> Screen[None]:
         """Open straight onto the inventory."""

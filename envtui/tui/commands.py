@@ -384,3 +384,94 @@ class ImageCommands(_ListedCommands):
             if env.kind is EnvKind.IMAGE:
                 yield (f"image: save {shown_name(env)}", partial(target.save_image, env),
                        short_ref(env, target.home))
+
+
+@runtime_checkable
+class CleanupCommandTarget(Protocol):
+    """What the inventory offers to the cleanup commands."""
+
+    @property
+    def environments(self) -> Sequence[Environment]:
+        """Every environment shown, in inventory order."""
+        ...
+
+    @property
+    def home(self) -> str | None:
+        """The home directory, written `~` in paths."""
+        ...
+
+    def action_open_cleanup(self) -> None:
+        """Open the cleanup view."""
+
+    def action_remove_environments(self) -> None:
+        """Remove the marked environments (or the highlighted one)."""
+
+    def action_select_all(self) -> None:
+        """Mark every environment shown."""
+
+    def remove_environments(self, targets: Sequence[Environment]) -> None:
+        """Preview, confirm and remove `targets`."""
+
+    def sort_by(self, column: str | None) -> None:
+        """Sort by a column (None: inventory order)."""
+
+    def filter_by(self, term: str) -> None:
+        """Replace the filter with `term`."""
+
+    def toggle_container(self, env: Environment) -> None:
+        """Start or stop a container."""
+
+
+SORT_COLUMNS = (("name", "name"), ("size", "size"), ("last-used", "last used"),
+                ("packages", "packages"), ("problems", "problems"), ("cleanup", "cleanup"),
+                ("manager", "manager"), ("python", "python"))
+FILTERS = (("kind:venv", "virtual environments"), ("kind:conda", "conda environments"),
+           ("kind:image", "Docker images"), ("kind:container", "Docker containers"),
+           ("is:stale", "stale: not used for a long time"), ("is:broken", "broken"),
+           ("is:duplicate", "duplicates: the same packages as another"),
+           ("is:dangling", "dangling Docker images"), ("is:unused", "images no container uses"),
+           ("is:stopped", "stopped containers"), ("is:selected", "the marked environments"))
+
+
+class CleanupCommands(_ListedCommands):
+    """`cleanup: open`, `delete: marked`, `delete: NAME`, `sort: COLUMN`, `filter: ...`,
+    `container: start|stop NAME`."""
+
+    def _commands(self) -> Iterator[_Command]:
+        target = self.screen
+        if not isinstance(target, CleanupCommandTarget):
+            return
+        yield ("cleanup: open", target.action_open_cleanup,
+               "Disk use, reclaimable space, stale, broken and duplicate environments")
+        yield ("delete: marked", target.action_remove_environments,
+               "Remove the marked environments (or the highlighted one), after a preview")
+        yield ("select: all shown", target.action_select_all, "Mark every environment shown")
+        for key, label in SORT_COLUMNS:
+            yield (f"sort: {label}", partial(target.sort_by, key), f"Sort each group by {label}")
+        yield ("sort: inventory order", partial(target.sort_by, None), "Kind, then name")
+        for term, what in FILTERS:
+            yield (f"filter: {term}", partial(target.filter_by, term), f"Show only {what}")
+        for env in target.environments:
+            yield (f"delete: {shown_name(env)}", partial(target.remove_environments, [env]),
+                   short_ref(env, target.home))
+            if env.kind is EnvKind.CONTAINER:
+                verb = "stop" if env.details.get("state") == "running" else "start"
+                yield (f"container: {verb} {shown_name(env)}",
+                       partial(target.toggle_container, env), short_ref(env, target.home))
+
+
+@runtime_checkable
+class HelpTarget(Protocol):
+    """The app's help action."""
+
+    def action_help(self) -> None:
+        """Show every key of the current screen."""
+
+
+class HelpCommands(_ListedCommands):
+    """`help: keys` on every screen."""
+
+    def _commands(self) -> Iterator[_Command]:
+        app = self.app
+        if isinstance(app, HelpTarget):
+            yield ("help: keys", app.action_help, "Every key of this screen (also ?)")

@@ -191,7 +191,16 @@ def _detail_fact(key: str, value: Any) -> tuple[str, Any]:
     return printable(label), value
 
 
-def environment_facts(env: Environment, home: str | None = None) -> Iterator[tuple[str, str]]:
+def _reclaimable(env: Environment) -> str:
+    """What removing it frees, when less than its size (files shared with caches)."""
+    if env.reclaimable_bytes is None or env.reclaimable_bytes == env.size_bytes:
+        return ""
+    return f"{human_size(env.reclaimable_bytes)} (the rest is shared with package caches " \
+        "or other environments)"
+
+
+def environment_facts(env: Environment, home: str | None = None,
+                      cleanup: Sequence[str] = ()) -> Iterator[tuple[str, str]]:
     """(label, value) pairs describing one environment, empty values left out.
 
     Paths under `home` are shortened to `~/...`: the pane is narrow and home is implied.
@@ -204,7 +213,9 @@ def environment_facts(env: Environment, home: str | None = None) -> Iterator[tup
         ("python", env.python),
         ("packages", str(len(env.packages))),
         ("size", human_size(env.size_bytes) if env.size_bytes is not None else ""),
+        ("reclaimable", _reclaimable(env)),
         ("last used", short_date(env.last_used)),
+        ("cleanup", "; ".join(cleanup)),
         ("created", short_date(env.created)),
     ]
     details = (_detail_fact(key, value) for key, value in env.details.items())

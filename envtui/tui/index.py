@@ -1,14 +1,26 @@
-"""What the screen precomputes per scan, in the scanning thread: the filter's haystacks and
-each environment's counts, so neither a keystroke nor a redraw walks every package again.
+"""What the screen precomputes per scan, in the scanning thread: the filter's haystacks,
+each environment's counts and cleanup tags, so neither a keystroke nor a redraw walks every
+package again.
+
+Filter terms are substrings of what the screen shows, except `kind:`, `manager:`,
+`problem:` and `is:` terms, which match a field: `kind:conda`, `manager:uv`,
+`problem:broken` (a problem kind), `is:stale` / `is:broken` / `is:duplicate` /
+`is:dangling` / `is:unused` / `is:stopped` (cleanup tags), `is:selected` (marked rows).
+A field term matches a value that starts with what is typed, so `kind:v` finds venvs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
+from envtui.cleanup.facts import CleanupFacts, cleanup_facts, identity
 from envtui.model import Environment, Inventory
 from envtui.tui.format import printable, tilde
+
+FIELDS = ("kind", "manager", "problem", "is")
+"""Filter prefixes that match a field rather than a substring."""
 
 
 def _searchable(env: Environment, home: str | None) -> Iterator[str]:
@@ -37,27 +49,56 @@ class InventoryIndex:
     printable, lowercase and newline-separated."""
     problem_counts: tuple[int, ...] = ()
     """len(env.all_problems), which walks every package."""
+    cleanup: tuple[CleanupFacts, ...] = ()
+    """Each environment's cleanup tags (stale, broken, duplicate, ...)."""
+    fields: tuple[frozenset[str], ...] = ()
+    """Each environment's `field:value` terms (kind, manager, problem kinds, cleanup tags)."""
 
     @classmethod
-    def build(cls, inventory: Inventory, home: str | None = None) -> InventoryIndex:
+    def build(cls, inventory: Inventory, home: str | None = None, stale_days: int = 90,
+              now: datetime | None = None) -> InventoryIndex:
         """Index `inventory`, writing paths under `home` as `~` too; meant to run in the
         worker that produced it.
         """
         envs = inventory.environments
+        facts = cleanup_facts(envs, stale_days=stale_days, now=now)
+        cleanup = tuple(facts[identity(env)] for env in envs)
         return cls(
             haystacks=tuple(_haystack(env, home) for env in envs),
             problem_counts=tuple(len(env.all_problems) for env in envs),
+            cleanup=cleanup,
+            fields=tuple(_fields(env, tags) for env, tags in zip(envs, cleanup, strict=True)),
         )
 
-    def matches(self, query: str) -> Sequence[int] | None:
+    def matches(self, query: str, selected: frozenset[int] = frozenset()) -> Sequence[int] | None:
         """Indexes of the environments matching every whitespace-separated term of `query`.
 
-        Case-insensitive substring matching. None means "no filter" (blank query).
+        Case-insensitive substring matching, or field matching for `field:value` terms
+        (see the module's doc). None means "no filter" (blank query).
         """
         terms = query.lower().split()
         if not terms:
             return None
-        return [i for i, hay in enumerate(self.haystacks) if all(t in hay for t in terms)]
+        return [i for i, hay in enumerate(self.haystacks)
+                if all(self._term(i, hay, t, selected) for t in terms)]
+
+    def _term(self, i: int, hay: str, term: str, selected: frozenset[int]) -> bool:
+        field, colon, _ = term.partition(":")
+        if not colon or field not in FIELDS:
+            return term in hay
+        if term == "is:selected":
+            return i in selected
+        fields = self.fields[i] if i < len(self.fields) else frozenset()
+        return any(f.startswith(term) for f in fields)
+
+
+def _fields(env: Environment, tags: CleanupFacts) -> frozenset[str]:
+    found = {f"kind:{env.kind.value}", f"manager:{env.manager.lower()}"}
+    found |= {f"problem:{p.kind}" for p in env.all_problems}
+    found |= {f"is:{reason.value}" for reason in tags.reasons}
+    if env.base:
+        found.add("is:base")
+    return frozenset(found)
 
 
 class PartialInventory:
@@ -67,8 +108,9 @@ class PartialInventory:
     """
 
     def __init__(self) -> None:
-        # (sort key, environment, haystack, problem count)
-        self._entries: list[tuple[tuple[int, str, str], Environment, str, int]] = []
+        # (sort key, environment, haystack, problem count, cleanup tags, fields)
+        self._entries: list[tuple[tuple[int, str, str], Environment, str, int, CleanupFacts,
+                                  frozenset[str]]] = []
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -80,9 +122,10 @@ class PartialInventory:
         from envtui.inspectors.discovery import sort_key
 
         self._entries.extend(
-            (sort_key(env), env, hay, count)
-            for env, hay, count in zip(
-                environments, index.haystacks, index.problem_counts, strict=True
+            (sort_key(env), env, hay, count, tags, fields)
+            for env, hay, count, tags, fields in zip(
+                environments, index.haystacks, index.problem_counts, index.cleanup,
+                index.fields, strict=True
             )
         )
         # Timsort merges the sorted run of earlier entries with the new ones cheaply.
@@ -95,5 +138,7 @@ class PartialInventory:
             InventoryIndex(
                 haystacks=tuple(entry[2] for entry in self._entries),
                 problem_counts=tuple(entry[3] for entry in self._entries),
+                cleanup=tuple(entry[4] for entry in self._entries),
+                fields=tuple(entry[5] for entry in self._entries),
             ),
         )

@@ -30,6 +30,7 @@ from envtui.inspectors.base import ScanContext
 from envtui.model import Environment, EnvKind, Inventory, Problem
 from envtui.tui.batches import Batcher
 from envtui.tui.commands import (
+    CleanupCommands,
     DiffCommands,
     EnvironmentCommands,
     ExportCommands,
@@ -51,6 +52,10 @@ from envtui.tui.screens.tree import TreeScreen
 from envtui.tui.widgets.detail import EnvironmentDetail
 from envtui.tui.widgets.inventory_table import InventoryTable, env_key
 from envtui.tui.widgets.scan_status import ScanProblems, ScanStatus
+
+SORT_ORDER = ("name", "size", "last-used", "packages", "problems", "cleanup", "manager",
+              "python")
+"""The columns `o` steps through."""
 
 LARGE_INVENTORY = 300
 """Above this many environments the filter applies after a typing pause (FILTER_DELAY)."""
@@ -99,6 +104,7 @@ class InventoryScreen(Screen[None]):
             "rescan_inventory",
             "Rescan",
             tooltip="Scan the machine again (cancels a scan in progress)",
+            show=False,
             id="inventory.rescan",
         ),
         Binding(
@@ -121,6 +127,7 @@ class InventoryScreen(Screen[None]):
             "Export",
             tooltip="Write the highlighted environment as environment.yml, requirements, "
             "conda-lock or pylock",
+            show=False,
             id="inventory.export",
         ),
         Binding(
@@ -128,6 +135,7 @@ class InventoryScreen(Screen[None]):
             "import_file",
             "Import",
             tooltip="Create an environment from a shared file, after a preview",
+            show=False,
             id="inventory.import",
         ),
         Binding(
@@ -135,6 +143,7 @@ class InventoryScreen(Screen[None]):
             "diff_environment",
             "Diff",
             tooltip="Compare the highlighted environment with another one or a file",
+            show=False,
             id="inventory.diff",
         ),
         Binding(
@@ -149,6 +158,7 @@ class InventoryScreen(Screen[None]):
             "load_image",
             "Load",
             tooltip="Load a Docker image archive (FILE.tar) into the engine",
+            show=False,
             id="inventory.load-image",
         ),
         Binding(
@@ -156,6 +166,7 @@ class InventoryScreen(Screen[None]):
             "show_problems",
             "Problems",
             tooltip="Check every environment and list all their problems",
+            show=False,
             id="inventory.problems",
         ),
         Binding(
@@ -165,6 +176,60 @@ class InventoryScreen(Screen[None]):
             key_display="!",
             tooltip="Read the problems with the scan itself in full, in the detail pane",
             id="inventory.scan-problems",
+        ),
+        Binding(
+            "space",
+            "toggle_select",
+            "Select",
+            tooltip="Mark or unmark the highlighted environment (for Delete)",
+            id="inventory.select",
+        ),
+        Binding(
+            "a",
+            "select_all",
+            "Select all",
+            show=False,
+            tooltip="Mark every environment shown (again: unmark them)",
+            id="inventory.select-all",
+        ),
+        Binding(
+            "x,delete",
+            "remove_environments",
+            "Delete",
+            key_display="x",
+            tooltip="Remove the marked environments (or the highlighted one), after a preview "
+            "and a question",
+            id="inventory.delete",
+        ),
+        Binding(
+            "c",
+            "open_cleanup",
+            "Cleanup",
+            tooltip="Where the disk went, and what is stale, broken or duplicated",
+            id="inventory.cleanup",
+        ),
+        Binding(
+            "o",
+            "sort_next",
+            "Sort",
+            tooltip="Sort by the next column (name, size, last used, ...)",
+            id="inventory.sort",
+        ),
+        Binding(
+            "O",
+            "sort_reverse",
+            "Reverse sort",
+            show=False,
+            tooltip="Reverse the order of the sorted column",
+            id="inventory.sort-reverse",
+        ),
+        Binding(
+            "k",
+            "toggle_container",
+            "Start/stop",
+            show=False,
+            tooltip="Start the highlighted stopped container, or stop the running one",
+            id="inventory.container",
         ),
         Binding("q", "app.quit", "Quit", tooltip="Leave envtui", id="inventory.quit"),
     ]
@@ -178,6 +243,7 @@ class InventoryScreen(Screen[None]):
         ImportCommands,
         DiffCommands,
         ImageCommands,
+        CleanupCommands,
     }
 
     class ScanProgressed(Message):
@@ -376,6 +442,108 @@ class InventoryScreen(Screen[None]):
             ProblemsScreen(self.environments, home=self.home, cache=self._checked)
         )
 
+    # -- selection, sorting, removal, cleanup ---------------------------------------
+
+    def action_toggle_select(self) -> None:
+        """Mark or unmark the highlighted environment."""
+        if (env := self._highlighted()) is not None:
+            self.query_one(InventoryTable).toggle_selected(env)
+            self._selection_changed()
+
+    def action_select_all(self) -> None:
+        """Mark every environment shown (or unmark them when all are marked)."""
+        self.query_one(InventoryTable).select_all_shown()
+        self._selection_changed()
+
+    def _selection_changed(self) -> None:
+        self._apply_filter()  # `is:selected` and the status line's count follow the marks
+
+    def action_sort_next(self) -> None:
+        """Sort by the next column: name, size, last used, packages, problems, cleanup,
+        manager, python, then back to the inventory's order."""
+        table = self.query_one(InventoryTable)
+        order = [*SORT_ORDER, None]
+        table.sort_by(order[(order.index(table.sort_column) + 1) % len(order)])
+
+    def action_sort_reverse(self) -> None:
+        table = self.query_one(InventoryTable)
+        if table.sort_column is not None:
+            table.sort_by(table.sort_column, not table.sort_descending)
+
+    def sort_by(self, column: str | None) -> None:
+        """Sort each group by `column` (None: inventory order)."""
+        self.query_one(InventoryTable).sort_by(column)
+
+    @on(DataTable.HeaderSelected, "#environments")
+    def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
+        table = self.query_one(InventoryTable)
+        column = str(event.column_key.value)
+        if column == table.sort_column:
+            table.sort_by(column, not table.sort_descending)
+        else:
+            table.sort_by(column)
+
+    def filter_by(self, term: str) -> None:
+        """Put `term` (such as `is:stale`) in the filter, replacing what was there."""
+        self.query_one("#filter", Input).value = term
+        self._apply_filter()
+        self.query_one(InventoryTable).focus()
+
+    def action_remove_environments(self) -> None:
+        """Remove the marked environments, or the highlighted one when none is marked."""
+        table = self.query_one(InventoryTable)
+        targets = table.selected_environments()
+        if not targets and (env := self._highlighted()) is not None:
+            targets = [env]
+        if targets:
+            self.remove_environments(targets)
+
+    def remove_environments(self, targets: Sequence[Environment]) -> None:
+        """Preview, confirm and remove `targets`; rescan when anything went."""
+        from envtui.tui.screens.remove import RemoveScreen
+
+        self.app.push_screen(RemoveScreen(targets, self._ctx, self.environments,
+                                          home=self.home), self._after_removal)
+
+    def _after_removal(self, changed: bool | None) -> None:
+        if changed:
+            self.query_one(InventoryTable).clear_selection()
+            self.action_rescan_inventory()
+
+    def action_open_cleanup(self) -> None:
+        """Open the cleanup view: disk use, reclaimable space and the candidates."""
+        from envtui.tui.screens.cleanup import CleanupScreen
+
+        self.app.push_screen(CleanupScreen(self.environments, self._ctx, home=self.home),
+                             self._after_change)
+
+    def action_toggle_container(self) -> None:
+        """Start the highlighted container when it is stopped, stop it when it runs."""
+        env = self._highlighted()
+        if env is not None and env.kind is EnvKind.CONTAINER:
+            self.toggle_container(env)
+
+    def toggle_container(self, env: Environment) -> None:
+        """Start `env` when it is stopped, stop it when it runs; then rescan."""
+        self._start_or_stop(env)
+
+    @work(thread=True, exclusive=True, group="container", exit_on_error=False)
+    def _start_or_stop(self, env: Environment) -> None:
+        from envtui.cleanup.docker_cleanup import start_container, stop_container
+        from envtui.cleanup.remover import docker_api
+
+        running = env.details.get("state") == "running"
+        verb = "Stopping" if running else "Starting"
+        self.app.call_from_thread(self.notify, f"{verb} {printable(env.name)}…", markup=False)
+        try:
+            with docker_api(self._ctx) as api:
+                (stop_container if running else start_container)(api, str(env.id))
+        except Exception as e:  # the engine's own words, whatever failed
+            self.app.call_from_thread(self.notify, printable(str(e)), title=f"{verb} failed",
+                                      severity="error", markup=False)
+            return
+        self.app.call_from_thread(self.action_rescan_inventory)
+
     def action_focus_filter(self) -> None:
         """Put the cursor in the filter input."""
         self.query_one("#filter", Input).focus()
@@ -418,8 +586,15 @@ class InventoryScreen(Screen[None]):
         """
         if action == "show_scan_problems":
             return bool(self.scan_problems)
-        if action in ("open_tree", "fix_environment", "export_environment", "diff_environment"):
+        if action in ("open_tree", "fix_environment", "export_environment", "diff_environment",
+                      "toggle_select"):
             return True if self._on_environment else None
+        if action == "remove_environments":
+            return True if self._on_environment or self.query_one(InventoryTable).selected \
+                else None
+        if action == "toggle_container":
+            env = self._highlighted() if self._on_environment else None
+            return env is not None and env.kind is EnvKind.CONTAINER
         if action == "save_image":
             env = self._highlighted() if self._on_environment else None
             return env is not None and env.kind is EnvKind.IMAGE
@@ -447,7 +622,7 @@ class InventoryScreen(Screen[None]):
         def send(environments: list[Environment]) -> None:
             if not worker.is_cancelled:
                 batch = Inventory(tuple(environments))
-                index = InventoryIndex.build(batch, self.home)
+                index = self._build_index(batch)
                 self.post_message(self.EnvironmentsRead(generation, batch.environments, index))
 
         batches = Batcher(send, self.batch_interval)
@@ -469,8 +644,11 @@ class InventoryScreen(Screen[None]):
             batches.close(flush=False)
         if worker.is_cancelled:
             return
-        index = InventoryIndex.build(inventory, self.home)
+        index = self._build_index(inventory)
         self.post_message(self.InventoryLoaded(generation, inventory, index))
+
+    def _build_index(self, inventory: Inventory) -> InventoryIndex:
+        return InventoryIndex.build(inventory, self.home, self._ctx.stale_days, self._ctx.now)
 
     @on(ScanProgressed)
     def _show_progress(self, message: ScanProgressed) -> None:
@@ -577,11 +755,15 @@ class InventoryScreen(Screen[None]):
         if self._shown is None:
             return
         query = self._applied_query = self.query_one("#filter", Input).value
-        visible = self._index.matches(query)
+        table = self.query_one(InventoryTable)
         environments = self._shown.environments
-        self.query_one(InventoryTable).show(environments, self._index, visible, keep_top=keep_top)
+        marked = frozenset(i for i, e in enumerate(environments)
+                           if (e.kind, e.ref) in table.selected)
+        visible = self._index.matches(query, marked)
+        table.show(environments, self._index, visible, keep_top=keep_top)
         if not self._scanning and self._shown is self._inventory:  # not a failed scan's part
-            self.query_one(ScanStatus).finished(environments, self._index, visible)
+            self.query_one(ScanStatus).finished(environments, self._index, visible,
+                                                selected=len(table.selected))
         self._update_detail()
 
     @on(DataTable.RowSelected, "#environments")
@@ -599,7 +781,7 @@ class InventoryScreen(Screen[None]):
             self._on_environment = env is not None
             self.refresh_bindings()  # "tree" is for environments, not headings
         if env is not None:
-            detail.show_environment(env)
+            detail.show_environment(env, table.cleanup_details(key))
         elif kind is not None:
             detail.show_group(kind, *table.group_members(kind))
         elif not self.environments:

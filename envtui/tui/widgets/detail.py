@@ -164,8 +164,9 @@ class EnvironmentDetail(Horizontal):
             yield FactList(id="facts")
         yield PackageTable(id="packages")
 
-    def show_environment(self, env: Environment) -> None:
-        """Describe `env`; a no-op when it is already shown, so scrolling stays cheap."""
+    def show_environment(self, env: Environment, cleanup: Sequence[str] = ()) -> None:
+        """Describe `env` (with its cleanup tags' phrases); a no-op when it is already
+        shown, so scrolling stays cheap."""
         if env is self._subject:
             return
         self._subject = env
@@ -173,7 +174,7 @@ class EnvironmentDetail(Horizontal):
         problems = self.query_one("#env-problems", Static)
         problems.update(_problems(env.all_problems))
         problems.display = bool(env.all_problems)
-        self.query_one(FactList).show(list(environment_facts(env, self._home)))
+        self.query_one(FactList).show(list(environment_facts(env, self._home, cleanup)))
         self._cancel_pending()
         if len(env.packages) <= LARGE_PACKAGE_LIST:
             self._fill_packages(env)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.style import Style
 from rich.text import Text
@@ -12,6 +12,7 @@ from textual import events
 from textual.widgets import DataTable
 from textual.widgets.data_table import RowDoesNotExist, RowKey
 
+from envtui.cleanup.facts import CleanupFacts
 from envtui.model import Environment, EnvKind
 from envtui.tui.format import (
     KIND_TITLES,
@@ -33,11 +34,23 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("size", "size"),
     ("last-used", "last used"),
     ("problems", "problems"),
+    ("cleanup", "cleanup"),
 )
 """(column key, header label) in display order."""
 
-OPTIONAL_COLUMN = "last-used"
-"""Dropped when the terminal is too narrow for every column (the detail pane has it)."""
+OPTIONAL_COLUMNS = ("last-used", "python", "manager")
+"""Dropped in this order when the terminal is too narrow for every column (the detail pane
+shows them all)."""
+
+SORT_FIRST_DESCENDING = frozenset({"packages", "size", "problems", "cleanup"})
+"""Columns whose first sort puts the largest first (the biggest, the most broken)."""
+
+SHORT_TAGS = {"stale": "stale", "broken": "broken", "duplicate": "dup", "dangling": "dangling",
+              "unused": "unused", "stopped": "stopped"}
+"""How the cleanup column writes each cleanup tag."""
+
+SELECTED_MARK = "● "
+"""Replaces a selected row's indent."""
 
 NAME_CAP = 36
 """The widest the name column gets: one long name must not push the others off screen."""
@@ -93,7 +106,7 @@ def fit_columns(widths: Mapping[str, int], available: int, padding: int) -> _Lay
     """
     columns = [key for key, _ in COLUMNS]
     cap = NAME_CAP
-    for drop in (None, OPTIONAL_COLUMN):
+    for drop in (None, *OPTIONAL_COLUMNS):
         if drop is not None:
             columns.remove(drop)
         others = sum(widths.get(key, 0) + 2 * padding for key in columns if key != "name")
@@ -120,8 +133,11 @@ class InventoryTable(DataTable[Text]):
         "inventory-table--group",
         "inventory-table--problems",
         "inventory-table--muted",
+        "inventory-table--selected",
+        "inventory-table--cleanup",
     }
-    """Heading rows, a non-zero problem count, and quiet values (unknowns, hints)."""
+    """Heading rows, a non-zero problem count, quiet values (unknowns, hints), the mark of
+    a selected row and cleanup tags."""
 
     def __init__(self, *, home: str | None = None, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
@@ -134,6 +150,11 @@ class InventoryTable(DataTable[Text]):
         self._layout: _Layout = ((), 0)
         self._styles: dict[str, Style] = {}
         self._cursor_line: int | None = None  # where to scroll the cursor back to, once measured
+        self.selected: set[tuple[EnvKind, str]] = set()
+        """The marked environments, by (kind, ref), kept across re-filtering and rescans."""
+        self.sort_column: str | None = None
+        """The column the environments of each group are sorted by; None: inventory order."""
+        self.sort_descending = False
 
     def on_mount(self) -> None:
         """Show the headers while the first scan runs; restyle the rows when the theme
@@ -184,6 +205,13 @@ class InventoryTable(DataTable[Text]):
         index = int(value.removeprefix(_ENV_PREFIX))
         return self._environments[index] if index < len(self._environments) else None
 
+    def cleanup_details(self, key: RowKey | str | None) -> tuple[str, ...]:
+        """The cleanup phrases of the environment on row `key` ("not used for 212 days")."""
+        value = key.value if isinstance(key, RowKey) else key
+        if value is None or not value.startswith(_ENV_PREFIX):
+            return ()
+        return self._tags(int(value.removeprefix(_ENV_PREFIX))).details
+
     def kind(self, key: RowKey | str | None) -> EnvKind | None:
         """The kind whose heading is row `key`, or None for environment rows."""
         value = key.value if isinstance(key, RowKey) else key
@@ -212,6 +240,70 @@ class InventoryTable(DataTable[Text]):
             return False
         self.move_cursor(row=row, column=0)
         return True
+
+    # -- selection and sorting -------------------------------------------------------
+
+    def toggle_selected(self, env: Environment) -> None:
+        """Mark or unmark `env` (the owner then shows the table again)."""
+        self.selected ^= {(env.kind, env.ref)}
+
+    def select_all_shown(self) -> None:
+        """Mark every environment shown, or unmark them all when all are marked already."""
+        shown = {(self._environments[i].kind, self._environments[i].ref) for i in self._shown()}
+        self.selected = self.selected - shown if shown <= self.selected else self.selected | shown
+
+    def clear_selection(self) -> None:
+        self.selected = set()
+
+    def selected_environments(self) -> list[Environment]:
+        """The marked environments still in the inventory, in inventory order."""
+        return [e for e in self._environments if (e.kind, e.ref) in self.selected]
+
+    def sort_by(self, column: str | None, descending: bool | None = None) -> None:
+        """Sort each group by `column` (None: inventory order); the first sort of a column
+        goes the useful way round (largest sizes first, names A to Z)."""
+        if descending is None:
+            descending = column in SORT_FIRST_DESCENDING
+        self.sort_column, self.sort_descending = column, descending
+        self._rebuild(self._anchor())
+
+    def _sort_value(self, index: int) -> Any:
+        env = self._environments[index]
+        column = self.sort_column
+        if column == "name":
+            return shown_name(env).lower()
+        if column == "manager":
+            return env.manager.lower()
+        if column == "python":
+            return tuple(int(p) for p in (env.python or "").split(".") if p.isdigit()) or None
+        if column == "packages":
+            return len(env.packages)
+        if column == "size":
+            return env.size_bytes
+        if column == "last-used":
+            return env.last_used
+        if column == "problems":
+            return self._index.problem_counts[index] if self._index.problem_counts else 0
+        if column == "cleanup":
+            return len(self._tags(index).reasons)
+        return None
+
+    def _ordered(self, members: list[int]) -> list[int]:
+        if self.sort_column is None:
+            return members
+        values = {i: self._sort_value(i) for i in members}
+        known = sorted((i for i in members if values[i] is not None), key=values.__getitem__,
+                       reverse=self.sort_descending)
+        return known + [i for i in members if values[i] is None]  # unknowns last either way
+
+    def _label(self, key: str, label: str) -> str:
+        if key != self.sort_column:
+            return label
+        return f"{label} {'▼' if self.sort_descending else '▲'}"
+
+    def _tags(self, index: int) -> CleanupFacts:
+        cleanup = self._index.cleanup
+        return cleanup[index] if index < len(cleanup) else CleanupFacts()
 
     def _anchor(self) -> _Anchor:
         key = self.current_key
@@ -253,9 +345,9 @@ class InventoryTable(DataTable[Text]):
         for kind, members in groups.items():
             if members:
                 rows.append((group_key(kind), self._heading(kind, members)))
-                rows.extend((env_key(i), self._cells(i)) for i in members)
+                rows.extend((env_key(i), self._cells(i)) for i in self._ordered(members))
         self._widths = {
-            key: max([len(label), *(cells[key].cell_len for _, cells in rows)])
+            key: max([len(self._label(key, label)), *(cells[key].cell_len for _, cells in rows)])
             for key, label in COLUMNS
         }
         self._layout = columns, cap = self._fit()
@@ -267,7 +359,7 @@ class InventoryTable(DataTable[Text]):
         self.clear(columns=True)
         for key, label in COLUMNS:
             if key in columns:
-                self.add_column(label, key=key)
+                self.add_column(self._label(key, label), key=key)
         for row_key, cells in rows:
             self._fit_name(row_key, cells, cap)
             self.add_row(*(cells[key] for key in columns), key=row_key)
@@ -310,12 +402,16 @@ class InventoryTable(DataTable[Text]):
             "size": Text(human_size(size), style=style, justify="right"),
             "last-used": Text(""),
             "problems": Text(""),
+            "cleanup": Text(""),
         }
 
     def _name_cell(self, index: int) -> Text:
         env = self._environments[index]
         muted = self._style("inventory-table--muted")
-        name = Text(_INDENT + shown_name(env))
+        marked = (env.kind, env.ref) in self.selected
+        name = Text(SELECTED_MARK if marked else _INDENT,
+                    style=self._style("inventory-table--selected") if marked else "")
+        name.append(shown_name(env))
         if env.base and env.name != "base":
             name.append(" (base)", style=muted)
         if index in self._hints:
@@ -336,4 +432,6 @@ class InventoryTable(DataTable[Text]):
                               style="" if env.last_used else muted),
             "problems": Text(str(problems) if problems else "",
                              style=self._style("inventory-table--problems"), justify="right"),
+            "cleanup": Text(",".join(SHORT_TAGS[r] for r in self._tags(index).reasons),
+                            style=self._style("inventory-table--cleanup")),
         }

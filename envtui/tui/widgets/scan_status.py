@@ -53,8 +53,11 @@ class ScanStatus(Horizontal):
         environments: Sequence[Environment],
         index: InventoryIndex,
         visible: Sequence[int] | None,
+        *,
+        selected: int = 0,
     ) -> None:
-        """Summarise the environments shown (`visible`, None for all) out of all found."""
+        """Summarise the environments shown (`visible`, None for all) out of all found,
+        with how many are marked and how many are cleanup candidates."""
         self.query_one(ProgressBar).display = False
         total = len(environments)
         shown = range(total) if visible is None else visible
@@ -68,6 +71,11 @@ class ScanStatus(Horizontal):
         parts.append(f" · {plural(packages, 'package')} · {size}")
         if with_problems:
             parts += [" · ", (f"{with_problems} with problems", "$text-error")]
+        candidates = sum(1 for i in shown if i < len(index.cleanup) and index.cleanup[i].reasons)
+        if candidates:
+            parts += [" · ", (f"{candidates} to clean up", "$text-warning")]
+        if selected:
+            parts += [" · ", (f"{selected} marked", "bold $text-accent")]
         self.query_one("#status-text", Static).update(Content.assemble(*parts))
 
     def failed(self, error: str) -> None:
