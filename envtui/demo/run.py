@@ -6,10 +6,14 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from envtui.demo.context import demo_context, demo_sources, enter_sandbox, sandbox_loader
 from envtui.demo.sandbox import Sandbox, build_sandbox
 from envtui.demo.venvs import DemoBuildError
+
+if TYPE_CHECKING:
+    from envtui.tui.app import EnvtuiApp
 
 EXIT_OK, EXIT_USAGE = 0, 2
 
@@ -50,11 +54,17 @@ def _build_and_run(root: Path) -> int:
     return run_app(sb)
 
 
-def run_app(sb: Sandbox) -> int:
-    """The app on the sandbox, in this process (whose environment now points inside it)."""
+def demo_app(sb: Sandbox) -> EnvtuiApp:
+    """The app on the sandbox; call `enter_sandbox` first so installs and caches stay in it."""
     from envtui.tui.app import EnvtuiApp
 
-    enter_sandbox(sb)
     app = EnvtuiApp(demo_context(sb), loader=sandbox_loader(sb), index_options=demo_sources(sb))
-    app.run()
+    app.sub_title = "demo sandbox: nothing of yours is shown or touched"
+    return app
+
+
+def run_app(sb: Sandbox) -> int:
+    """The app on the sandbox, in this process (whose environment now points inside it)."""
+    enter_sandbox(sb)
+    demo_app(sb).run()
     return EXIT_OK
