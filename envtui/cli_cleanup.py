@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -43,6 +44,9 @@ def add_parsers(sub: Any, scan_options: Callable[[argparse.ArgumentParser], None
     pr = sub.add_parser("prune", help="remove dangling Docker images (no tag, no container)")
     pr.add_argument("--yes", "-y", action="store_true", help="do not ask")
     pr.add_argument("--dry-run", action="store_true", help="show what would be removed, only")
+    pr.add_argument("--label", action="append", default=[], metavar="KEY[=VALUE]",
+                    help="only images with this label (repeatable: all must match), "
+                         "as docker image prune --filter label=...")
     pr.add_argument("--json", action="store_true", help="machine-readable output")
 
     ct = sub.add_parser("container", help="start or stop a Docker container")
@@ -96,7 +100,7 @@ def cmd_df(args: argparse.Namespace) -> int:
                        human_size(e.reclaimable_bytes),
                        "; ".join(facts[identity(e)].details)] for e in candidates])
     elif candidates:
-        print(f"\n{len(candidates)} cleanup candidates (stale for {ctx.stale_days} days, "
+        print(f"\n{len(candidates)} cleanup candidates (not used for {ctx.stale_days}+ days, "
               "broken, duplicate, unused); `envtui df -v` lists them")
     for p in problems:
         print(f"envtui: {printable(p.detail)}", file=sys.stderr)
@@ -155,11 +159,24 @@ def _target(args: argparse.Namespace, inv: Inventory, ref: str) -> Environment:
 
     if "/" in ref or Path(ref).is_dir():
         check_path_argument(ref)
+        _refuse_symlink(ref)
         return _find(args, ref)
     try:
         return find_environment(inv, ref)
     except LookupError as e:
         raise UsageError(str(e)) from None
+
+
+def _refuse_symlink(ref: str) -> None:
+    """Refuse a path argument that is itself a symlink: reading it resolves to the env it
+    points to (an env listed in environments.txt is known by its real path), so without
+    this the link's target would be removed rather than refused (RELIABILITY 22)."""
+    from envtui.cleanup import Refused
+
+    trimmed = ref.rstrip(os.sep)
+    if trimmed and os.path.islink(trimmed):
+        raise Refused(f"{ref} is a symlink to {os.path.realpath(trimmed)}; "
+                      "name the environment itself")
 
 
 def _preview(removals: list[Removal]) -> None:
@@ -177,8 +194,8 @@ def _preview(removals: list[Removal]) -> None:
 
 
 def _confirm(question: str) -> bool:
-    print(f"{question} [y/N] ", end="", flush=True)
-    try:
+    try:  # a Ctrl-C that lands as the question is written is a No as well
+        print(f"{question} [y/N] ", end="", flush=True)
         answer = sys.stdin.readline()
     except KeyboardInterrupt:
         print()
@@ -290,32 +307,43 @@ def _execute(args: argparse.Namespace, ctx: ScanContext, inv: Inventory,
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
-    from envtui.cleanup.docker_cleanup import execute_prune, plan_prune
+    from envtui.cleanup.docker_cleanup import DockerActionError
     from envtui.inspectors.base import ScanContext
 
-    ctx = ScanContext.from_process()
-    with _engine(ctx) as api:
-        removals = plan_prune(api)
-        if not removals:
-            print(json.dumps({"removed": [], "planned": []}) if args.json
-                  else "no dangling images")
-            return EXIT_OK
-        if args.dry_run or (not args.yes and (args.json or not sys.stdin.isatty())):
-            if args.json:
-                print(json.dumps({"removed": [], "dry_run": True,
-                                  "planned": [_removal_dict(r) for r in removals]}, indent=2))
-            else:
-                _preview(removals)
-            if not args.dry_run:
-                print("envtui: nothing removed: run again with --yes", file=sys.stderr)
-                return EXIT_PROBLEMS
-            return EXIT_OK
-        if not args.yes:
+    with _engine(ScanContext.from_process()) as api:
+        try:
+            return _prune(args, api)
+        except DockerActionError as e:  # the engine failed midway: one line, no traceback
+            print(f"envtui: {printable(str(e))}", file=sys.stderr)
+            return EXIT_PROBLEMS
+
+
+def _prune(args: argparse.Namespace, api: Any) -> int:
+    from envtui.cleanup.docker_cleanup import execute_prune, plan_prune
+
+    removals = plan_prune(api)
+    if args.label:
+        removals = _labelled(api, removals, args.label)
+    if not removals:
+        print(json.dumps({"removed": [], "planned": []}) if args.json
+              else "no dangling images")
+        return EXIT_OK
+    if args.dry_run or (not args.yes and (args.json or not sys.stdin.isatty())):
+        if args.json:
+            print(json.dumps({"removed": [], "dry_run": True,
+                              "planned": [_removal_dict(r) for r in removals]}, indent=2))
+        else:
             _preview(removals)
-            if not _confirm("Remove these dangling images?"):
-                print("nothing removed")
-                return EXIT_PROBLEMS
-        removed = execute_prune(api, removals)
+        if not args.dry_run:
+            print("envtui: nothing removed: run again with --yes", file=sys.stderr)
+            return EXIT_PROBLEMS
+        return EXIT_OK
+    if not args.yes:
+        _preview(removals)
+        if not _confirm("Remove these dangling images?"):
+            print("nothing removed")
+            return EXIT_PROBLEMS
+    removed = execute_prune(api, removals)
     if args.json:
         print(json.dumps({"removed": removed}, indent=2))
     else:
@@ -327,6 +355,17 @@ def cmd_prune(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _labelled(api: Any, removals: list[Removal], labels: list[str]) -> list[Removal]:
+    """The planned removals whose image carries every one of `labels`."""
+    from envtui.cleanup.docker_cleanup import DockerActionError
+
+    try:
+        ids = {str(i["Id"]) for i in api.images(filters={"dangling": True, "label": labels})}
+    except Exception as e:  # docker-py's APIError: a malformed label, say
+        raise DockerActionError(str(e)) from e
+    return [r for r in removals if r.target in ids]
+
+
 def cmd_container(args: argparse.Namespace) -> int:
     from envtui.cleanup.docker_cleanup import DockerActionError, start_container, stop_container
     from envtui.inspectors.base import ScanContext
@@ -336,6 +375,8 @@ def cmd_container(args: argparse.Namespace) -> int:
         try:
             (start_container if args.action == "start" else stop_container)(api, name)
         except DockerActionError as e:
+            if e.status == 404:  # no such container: an input error, like `show` gives
+                raise UsageError(str(e)) from None
             print(f"envtui: {printable(str(e))}", file=sys.stderr)
             return EXIT_PROBLEMS
     if args.json:

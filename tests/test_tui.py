@@ -1154,7 +1154,7 @@ async def test_footer_shows_key_hints() -> None:
         await settle(pilot)
         shown = {b.binding.id for b in app.screen.active_bindings.values() if b.binding.show}
         assert {"inventory.filter", "inventory.select", "inventory.delete", "inventory.cleanup",
-                "inventory.sort", "inventory.quit", "app.help"} <= shown
+                "inventory.sort", "inventory.quit", "inventory.help"} <= shown
         # "Clear filter" appears only when there is a filter to clear.
         assert app.screen.check_action("clear_filter", ()) is False
         await pilot.press("slash")
@@ -1288,12 +1288,12 @@ def test_fresh_context_drops_earlier_scan_problems() -> None:
 # -- screenshots for the README ----------------------------------------------------------
 
 README_SCREENSHOTS = {
-    "inventory": "test_snapshot_inventory",
     "detail": "test_snapshot_broken_environment_detail",
     "conda": "test_snapshot_conda_environment_detail",
     "filter": "test_snapshot_filter",
 }
-"""screenshots/NAME.svg (referenced from README.md) is a copy of this reviewed snapshot."""
+"""screenshots/NAME.svg (referenced from README.md) is a copy of this reviewed snapshot; the
+main screens' screenshots come from the demo sandbox (scripts/screenshots.py) instead."""
 
 
 @pytest.mark.parametrize(("name", "snapshot"), README_SCREENSHOTS.items())

@@ -22,7 +22,7 @@ from tests.envfactory import make_venv, uv_install
 from tests.envstate import Hang, interrupt_apply, manifest
 from tests.test_fix_cli import build_fix_wheels, installers_agree
 from tests.test_tui_tree import run_command
-from tests.tui_helpers import FixtureLoader, check_readme_screenshot, run_async, settle, until
+from tests.tui_helpers import FixtureLoader, run_async, settle, until
 
 
 @pytest.fixture(scope="module")
@@ -156,13 +156,6 @@ def test_confirm_snapshot(snap_compare: Any, home: Path, wheels: Path,
     assert snap_compare(app_for(home, conflicted, local(wheels)), terminal_size=(110, 30),
                         run_before=run_before)
 
-
-SNAPSHOTS = Path(__file__).parent / "__snapshots__" / "test_tui_fix"
-
-
-def test_readme_screenshot_matches_snapshot() -> None:
-    """Refresh with `ENVTUI_SCREENSHOTS=1 pytest tests/test_tui_fix.py -k readme`."""
-    check_readme_screenshot(SNAPSHOTS, "fix", "test_fix_screen_snapshot")
 
 
 # The removal runs first, so the environment really is half-changed when the install hangs.

@@ -38,7 +38,6 @@ from tests.envfactory import make_venv, uv_install
 from tests.tui_helpers import (
     SIZE,
     FixtureLoader,
-    check_readme_screenshot,
     fixture_inventory,
     make_app,
     run_async,
@@ -48,7 +47,6 @@ from tests.tui_helpers import (
 from tests.wheels import build_wheel
 
 ROOT = Path(__file__).resolve().parent.parent
-SNAPSHOTS = Path(__file__).parent / "__snapshots__" / "test_tui_tree"
 
 API_SERVER_PROBLEMS = [
     "api-server 0.3.0 requires pydantic<2, but pydantic 2.9.2 is installed",
@@ -818,7 +816,10 @@ async def test_footer_shows_the_tree_keys() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         shown = {b.binding.id for b in app.screen.active_bindings.values() if b.binding.show}
-        assert {"inventory.tree", "inventory.problems"} <= shown
+        assert "inventory.tree" in shown
+        # `p` is a key (listed by `?` and in the palette), kept out of a crowded footer.
+        bound = {b.binding.id for b in app.screen.active_bindings.values()}
+        assert "inventory.problems" in bound
         await open_tree(pilot)
         shown = {b.binding.id for b in app.screen.active_bindings.values() if b.binding.show}
         assert shown >= {"tree.expand", "tree.find", "tree.reverse", "tree.focus", "tree.back"}
@@ -887,15 +888,4 @@ def test_search_key() -> None:
 
 # -- screenshots for the README ------------------------------------------------------------
 
-README_SCREENSHOTS = {
-    "tree": "test_snapshot_tree_conflict",
-    "problems": "test_snapshot_problems",
-}
-"""screenshots/NAME.svg (referenced from README.md) is a copy of this reviewed snapshot."""
-
-
-@pytest.mark.parametrize(("name", "snapshot"), README_SCREENSHOTS.items())
-def test_readme_screenshots_match_snapshots(name: str, snapshot: str) -> None:
-    """Refresh with `ENVTUI_SCREENSHOTS=1 pytest tests/test_tui_tree.py -k readme`."""
-    check_readme_screenshot(SNAPSHOTS, name, snapshot)
 

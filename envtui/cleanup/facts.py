@@ -133,7 +133,9 @@ def removable_candidates(envs: Iterable[Environment],
     envs = list(envs)
     keep: set[str] = set()
     for group in duplicate_groups(envs):
-        newest = max(group, key=lambda e: (e.last_used or "", e.ref))
+        # The most recently used (by day) stays; on a tie, the shortest path: the original
+        # rather than "NAME-copy" or "NAME2".
+        newest = max(group, key=lambda e: ((e.last_used or "")[:10], -len(e.ref), e.ref))
         keep.add(identity(newest))
     chosen = []
     for env in envs:

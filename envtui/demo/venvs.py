@@ -23,7 +23,11 @@ class DemoBuildError(Exception):
 
 
 def base_python() -> Path:
-    """The interpreter behind sys.executable (a venv's python resolves to its base)."""
+    """The interpreter behind sys.executable (a venv's python resolves to its base), or
+    $ENVTUI_DEMO_PYTHON (the screenshots script picks the system's, whose path is neutral)."""
+    chosen = os.environ.get("ENVTUI_DEMO_PYTHON")
+    if chosen and Path(chosen).is_file():
+        return Path(chosen)
     base = getattr(sys, "_base_executable", None) or sys.executable
     return Path(base) if Path(base).exists() else Path(sys.executable)
 

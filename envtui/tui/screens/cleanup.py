@@ -19,7 +19,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, ProgressBar, Static
+from textual.widgets import DataTable, Header, ProgressBar, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from envtui.cleanup.facts import CleanupFacts, Reason, cleanup_facts, identity
@@ -27,6 +27,7 @@ from envtui.cleanup.usage import UsageRow
 from envtui.inspectors.base import ScanContext
 from envtui.model import Environment, EnvKind
 from envtui.tui.format import KIND_TITLES, human_size, printable, shown_name, tilde
+from envtui.tui.widgets.key_footer import KeyFooter
 from envtui.tui.widgets.status_line import StatusLine, tilde_all
 
 MARK = "●"
@@ -97,7 +98,7 @@ class CleanupScreen(Screen[bool]):
             yield Static(self._candidates_heading(), id="candidates-heading",
                          classes="cleanup-heading", markup=False)
             yield DataTable(id="candidates", cursor_type="row")
-        yield Footer()
+        yield KeyFooter()
 
     def _candidates_heading(self) -> str:
         return (f"Cleanup candidates ({len(self.candidates)}): stale for "
@@ -168,7 +169,7 @@ class CleanupScreen(Screen[bool]):
         total = message.rows[-1]
         parts: list[str | tuple[str, str]] = [
             (f"{human_size(total.reclaimable_bytes)} reclaimable", "bold $text-success"),
-            " by removing the candidates below; files shared with package caches or kept "
+            "  by removing the candidates below; files shared with package caches or kept "
             "environments are not counted"]
         if message.problems:
             parts += [" · ", (f"{message.problems} unreadable directories", "$text-warning")]

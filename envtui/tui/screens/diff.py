@@ -21,7 +21,7 @@ from textual.content import Content
 from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Label, OptionList, Static
+from textual.widgets import Header, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
@@ -30,6 +30,7 @@ from envtui.model import Environment
 from envtui.tui.commands import DiffCommands
 from envtui.tui.format import printable, short_ref, shown_name
 from envtui.tui.widgets.diff_table import DiffTable, diff_rows
+from envtui.tui.widgets.key_footer import KeyFooter
 from envtui.tui.widgets.status_line import StatusLine, tilde_all
 
 if TYPE_CHECKING:
@@ -110,7 +111,7 @@ class DiffScreen(Screen[None]):
         with Vertical(id="diff-result"):
             yield StatusLine(id="diff-summary")
             yield DiffTable(id="diff-table")
-        yield Footer()
+        yield KeyFooter()
 
     def _env_prompt(self, env: Environment) -> Content:
         return Content.assemble((shown_name(env), "bold"), "  ",

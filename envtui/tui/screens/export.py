@@ -22,7 +22,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Checkbox, Footer, Header, Input, Label, RadioButton, RadioSet, Static
+from textual.widgets import Checkbox, Header, Input, Label, RadioButton, RadioSet, Static
 from textual.worker import Worker, WorkerState
 
 from envtui.format import plural
@@ -30,6 +30,7 @@ from envtui.model import Environment
 from envtui.tui.commands import ExportCommands
 from envtui.tui.format import printable, short_ref, shown_name
 from envtui.tui.widgets.confirm import ConfirmScreen
+from envtui.tui.widgets.key_footer import KeyFooter
 from envtui.tui.widgets.status_line import StatusLine, tilde_all
 
 if TYPE_CHECKING:
@@ -117,7 +118,7 @@ class ExportScreen(Screen[None]):
         with VerticalScroll(id="export-preview") as preview:
             preview.border_title = "Preview"
             yield Static(id="export-text", markup=False)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = f"export · {shown_name(self.env)}"

@@ -21,7 +21,7 @@ from textual.containers import Horizontal
 from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, LoadingIndicator, OptionList, RichLog, Static
+from textual.widgets import Header, LoadingIndicator, OptionList, RichLog, Static
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
@@ -30,6 +30,7 @@ from envtui.model import Environment, Problem
 from envtui.tui.commands import FixCommands
 from envtui.tui.format import printable, short_ref, shown_name
 from envtui.tui.widgets.confirm import ConfirmScreen
+from envtui.tui.widgets.key_footer import KeyFooter
 
 if TYPE_CHECKING:
     from envtui.resolver.journal import Journal
@@ -115,7 +116,7 @@ class FixScreen(Screen[bool]):
         log = RichLog(id="fix-log", wrap=True, markup=False, max_lines=2000)
         log.border_title = "Output"
         yield log
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = f"fix · {shown_name(self.env)}"

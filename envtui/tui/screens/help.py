@@ -1,6 +1,6 @@
 """`?`: every key of the screen below, read from its live bindings so the list cannot drift
-from what the keys do. Keys of the focused widget (the table's cursor keys) come first under
-their own heading, then the screen's, then the app's."""
+from what the keys do: the screen's own first, then the focused widget's (a table's cursor
+keys), then the app's."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from envtui.tui.format import printable
+from envtui.tui.widgets.key_footer import KeyFooter
 
 
 def _section(node: object, screen: Screen[object]) -> str:
@@ -41,8 +42,8 @@ def key_rows(bindings: Mapping[str, ActiveBinding], screen: Screen[object],
             Binding(key, binding.action))
         rows.setdefault(ident, []).append(display)
         info[ident] = (binding.tooltip or active.tooltip or "", "")
-    order = {"this screen": 1, "everywhere": 2}
-    ordered = sorted(rows, key=lambda ident: order.get(ident[0], 0))
+    order = {"this screen": 0, "everywhere": 2}
+    ordered = sorted(rows, key=lambda ident: order.get(ident[0], 1))
     return [(section, ", ".join(dict.fromkeys(rows[(section, what)])), what,
              info[(section, what)][0]) for section, what in ordered]
 
@@ -66,7 +67,7 @@ class HelpScreen(ModalScreen[None]):
             yield DataTable(id="help-table", cursor_type="row", zebra_stripes=True)
             yield Static("ctrl+p opens the command palette: every action by name",
                          id="help-hint", markup=False)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

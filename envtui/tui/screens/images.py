@@ -20,12 +20,13 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Input, Label, ProgressBar, Static
+from textual.widgets import Input, Label, ProgressBar, Static
 from textual.worker import Worker, WorkerState
 
 from envtui.model import Environment
 from envtui.tui.format import human_size, printable
 from envtui.tui.widgets.confirm import ConfirmScreen
+from envtui.tui.widgets.key_footer import KeyFooter
 from envtui.tui.widgets.status_line import StatusLine, tilde_all
 
 if TYPE_CHECKING:
@@ -105,7 +106,7 @@ class ImageArchiveModal(ModalScreen[bool]):
                             placeholder="FILE.tar (Enter starts)")
             yield ProgressBar(id="image-progress", show_eta=False)
             yield StatusLine(id="image-status")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one(ProgressBar).display = False

@@ -26,7 +26,6 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import (
     Checkbox,
-    Footer,
     Header,
     Input,
     Label,
@@ -41,6 +40,7 @@ from envtui.format import plural
 from envtui.tui.commands import ImportCommands
 from envtui.tui.format import printable
 from envtui.tui.widgets.confirm import ConfirmScreen
+from envtui.tui.widgets.key_footer import KeyFooter
 from envtui.tui.widgets.status_line import StatusLine, tilde_all
 
 if TYPE_CHECKING:
@@ -147,7 +147,7 @@ class ImportScreen(Screen[bool]):
         log = RichLog(id="import-log", wrap=True, markup=False, max_lines=2000)
         log.border_title = "Output"
         yield log
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "import"

@@ -23,7 +23,7 @@ from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Header, Input, Label
+from textual.widgets import DataTable, Header, Input, Label
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from envtui.inspectors.base import ScanContext
@@ -51,7 +51,9 @@ from envtui.tui.screens.problems import CheckCache, ProblemsScreen
 from envtui.tui.screens.tree import TreeScreen
 from envtui.tui.widgets.detail import EnvironmentDetail
 from envtui.tui.widgets.inventory_table import InventoryTable, env_key
+from envtui.tui.widgets.key_footer import KeyFooter
 from envtui.tui.widgets.scan_status import ScanProblems, ScanStatus
+from envtui.tui.widgets.status_line import tilde_all
 
 SORT_ORDER = ("name", "size", "last-used", "packages", "problems", "cleanup", "manager",
               "python")
@@ -86,6 +88,14 @@ class InventoryScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
+            "question_mark",
+            "app.help",
+            "Help",
+            key_display="?",
+            tooltip="Every key of this screen",
+            id="inventory.help",
+        ),
+        Binding(
             "slash",
             "focus_filter",
             "Filter",
@@ -100,14 +110,6 @@ class InventoryScreen(Screen[None]):
             id="inventory.clear-filter",
         ),
         Binding(
-            "r",
-            "rescan_inventory",
-            "Rescan",
-            tooltip="Scan the machine again (cancels a scan in progress)",
-            show=False,
-            id="inventory.rescan",
-        ),
-        Binding(
             "t",
             "open_tree",
             "Tree",
@@ -120,6 +122,60 @@ class InventoryScreen(Screen[None]):
             "Fix",
             tooltip="Plans that fix the highlighted environment's dependency problems",
             id="inventory.fix",
+        ),
+        Binding(
+            "x,delete",
+            "remove_environments",
+            "Delete",
+            key_display="x",
+            tooltip="Remove the marked environments (or the highlighted one), after a preview "
+            "and a question",
+            id="inventory.delete",
+        ),
+        Binding(
+            "c",
+            "open_cleanup",
+            "Cleanup",
+            tooltip="Where the disk went, and what is stale, broken or duplicated",
+            id="inventory.cleanup",
+        ),
+        Binding(
+            "o",
+            "sort_next",
+            "Sort",
+            tooltip="Sort by the next column (name, size, last used, ...)",
+            id="inventory.sort",
+        ),
+        Binding(
+            "space",
+            "toggle_select",
+            "Select",
+            tooltip="Mark or unmark the highlighted environment (for Delete)",
+            id="inventory.select",
+        ),
+        Binding(
+            "exclamation_mark",
+            "show_scan_problems",
+            "Scan problems",
+            key_display="!",
+            tooltip="Read the problems with the scan itself in full, in the detail pane",
+            id="inventory.scan-problems",
+        ),
+        Binding(
+            "s",
+            "save_image",
+            "Save",
+            tooltip="Save the highlighted Docker image to a tar archive",
+            id="inventory.save-image",
+        ),
+        Binding("q", "app.quit", "Quit", tooltip="Leave envtui", id="inventory.quit"),
+        Binding(
+            "r",
+            "rescan_inventory",
+            "Rescan",
+            tooltip="Scan the machine again (cancels a scan in progress)",
+            show=False,
+            id="inventory.rescan",
         ),
         Binding(
             "e",
@@ -147,13 +203,6 @@ class InventoryScreen(Screen[None]):
             id="inventory.diff",
         ),
         Binding(
-            "s",
-            "save_image",
-            "Save",
-            tooltip="Save the highlighted Docker image to a tar archive",
-            id="inventory.save-image",
-        ),
-        Binding(
             "l",
             "load_image",
             "Load",
@@ -170,50 +219,12 @@ class InventoryScreen(Screen[None]):
             id="inventory.problems",
         ),
         Binding(
-            "exclamation_mark",
-            "show_scan_problems",
-            "Scan problems",
-            key_display="!",
-            tooltip="Read the problems with the scan itself in full, in the detail pane",
-            id="inventory.scan-problems",
-        ),
-        Binding(
-            "space",
-            "toggle_select",
-            "Select",
-            tooltip="Mark or unmark the highlighted environment (for Delete)",
-            id="inventory.select",
-        ),
-        Binding(
             "a",
             "select_all",
             "Select all",
             show=False,
             tooltip="Mark every environment shown (again: unmark them)",
             id="inventory.select-all",
-        ),
-        Binding(
-            "x,delete",
-            "remove_environments",
-            "Delete",
-            key_display="x",
-            tooltip="Remove the marked environments (or the highlighted one), after a preview "
-            "and a question",
-            id="inventory.delete",
-        ),
-        Binding(
-            "c",
-            "open_cleanup",
-            "Cleanup",
-            tooltip="Where the disk went, and what is stale, broken or duplicated",
-            id="inventory.cleanup",
-        ),
-        Binding(
-            "o",
-            "sort_next",
-            "Sort",
-            tooltip="Sort by the next column (name, size, last used, ...)",
-            id="inventory.sort",
         ),
         Binding(
             "O",
@@ -231,7 +242,6 @@ class InventoryScreen(Screen[None]):
             tooltip="Start the highlighted stopped container, or stop the running one",
             id="inventory.container",
         ),
-        Binding("q", "app.quit", "Quit", tooltip="Leave envtui", id="inventory.quit"),
     ]
 
     COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {
@@ -323,7 +333,7 @@ class InventoryScreen(Screen[None]):
         with Vertical(id="main"):
             yield InventoryTable(home=self.home, id="environments")
             yield EnvironmentDetail(home=self.home, id="detail")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         """Paint the empty layout and start the first scan."""
@@ -487,7 +497,7 @@ class InventoryScreen(Screen[None]):
         """Put `term` (such as `is:stale`) in the filter, replacing what was there."""
         self.query_one("#filter", Input).value = term
         self._apply_filter()
-        self.query_one(InventoryTable).focus()
+        self.set_focus(self.query_one(InventoryTable))
 
     def action_remove_environments(self) -> None:
         """Remove the marked environments, or the highlighted one when none is marked."""
@@ -545,13 +555,14 @@ class InventoryScreen(Screen[None]):
         self.app.call_from_thread(self.action_rescan_inventory)
 
     def action_focus_filter(self) -> None:
-        """Put the cursor in the filter input."""
-        self.query_one("#filter", Input).focus()
+        """Put the cursor in the filter input (at once: keys typed right after `/` must
+        land in it, and `Widget.focus` waits for the next idle)."""
+        self.set_focus(self.query_one("#filter", Input))
 
     def action_clear_filter(self) -> None:
         """Empty the filter and go back to the table."""
         self.query_one("#filter", Input).value = ""
-        self.query_one(InventoryTable).focus()
+        self.set_focus(self.query_one(InventoryTable))
 
     def action_show_scan_problems(self) -> None:
         """Show every scan problem in full in the detail pane, until the cursor moves."""
@@ -739,7 +750,7 @@ class InventoryScreen(Screen[None]):
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self) -> None:
-        self.query_one(InventoryTable).focus()
+        self.set_focus(self.query_one(InventoryTable))
 
     def on_descendant_focus(self) -> None:
         """Footer hints depend on where the focus is (see `check_action`)."""
@@ -781,7 +792,8 @@ class InventoryScreen(Screen[None]):
             self._on_environment = env is not None
             self.refresh_bindings()  # "tree" is for environments, not headings
         if env is not None:
-            detail.show_environment(env, table.cleanup_details(key))
+            detail.show_environment(env, tuple(tilde_all(d, self.home)
+                                               for d in table.cleanup_details(key)))
         elif kind is not None:
             detail.show_group(kind, *table.group_members(kind))
         elif not self.environments:

@@ -18,7 +18,7 @@ from textual.containers import Horizontal
 from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, ProgressBar, Static
+from textual.widgets import Header, ProgressBar, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from envtui.format import plural
@@ -26,6 +26,7 @@ from envtui.model import Environment, Problem
 from envtui.tui.batches import Batcher
 from envtui.tui.format import printable, shown_name
 from envtui.tui.screens.tree import TreeScreen
+from envtui.tui.widgets.key_footer import KeyFooter
 from envtui.tui.widgets.problem_list import ProblemList
 
 BATCH_INTERVAL = 0.1
@@ -102,7 +103,7 @@ class ProblemsScreen(Screen[None]):
             yield Static(id="check-text")
             yield ProgressBar(id="check-progress", show_eta=False)
         yield ProblemList(home=self._home, id="all-problems")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         """Start checking; the list says so until the first problems arrive."""

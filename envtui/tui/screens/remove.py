@@ -20,7 +20,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Footer, ProgressBar, Static
+from textual.widgets import DataTable, ProgressBar, Static
 from textual.worker import Worker, WorkerState
 
 from envtui.cleanup import Removal
@@ -29,6 +29,7 @@ from envtui.inspectors.base import ScanContext
 from envtui.model import Environment
 from envtui.tui.format import human_size, printable
 from envtui.tui.widgets.confirm import ConfirmScreen
+from envtui.tui.widgets.key_footer import KeyFooter
 from envtui.tui.widgets.status_line import StatusLine, tilde_all
 
 
@@ -87,7 +88,7 @@ class RemoveScreen(ModalScreen[bool]):
             yield DataTable(id="remove-table", cursor_type="row", show_cursor=False)
             yield ProgressBar(id="remove-progress", show_eta=False)
             yield StatusLine(id="remove-status")
-        yield Footer()
+        yield KeyFooter()
 
     def _title(self) -> str:
         n = len(self.targets)

@@ -17,7 +17,7 @@ from textual.containers import Horizontal
 from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Label, Static
+from textual.widgets import Header, Input, Label, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from envtui.format import plural
@@ -27,6 +27,7 @@ from envtui.tui.commands import TreeCommands
 from envtui.tui.deptree import MAX_DEPTH, DependencyView, problem_key
 from envtui.tui.format import printable, shown_name, subtitle
 from envtui.tui.widgets.dependency_tree import DependencyTree
+from envtui.tui.widgets.key_footer import KeyFooter
 from envtui.tui.widgets.problem_list import ProblemList
 
 REQUIREMENTS_MODE = "Requirements: below each package, what it requires"
@@ -126,7 +127,7 @@ class TreeScreen(Screen[None]):
             yield Label("", id="find-result")
         yield DependencyTree(id="dependencies")
         yield ProblemList(home=self._home, id="tree-problems")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         """Paint at once; read the graph in a worker."""

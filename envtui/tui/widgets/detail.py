@@ -154,6 +154,7 @@ class EnvironmentDetail(Horizontal):
         self._home = home
         """Paths under it are shown as `~/...`."""
         self._subject: object = None
+        self._cleanup: tuple[str, ...] = ()
         self._pending: Timer | None = None
 
     def compose(self) -> ComposeResult:
@@ -167,9 +168,9 @@ class EnvironmentDetail(Horizontal):
     def show_environment(self, env: Environment, cleanup: Sequence[str] = ()) -> None:
         """Describe `env` (with its cleanup tags' phrases); a no-op when it is already
         shown, so scrolling stays cheap."""
-        if env is self._subject:
+        if env is self._subject and tuple(cleanup) == self._cleanup:
             return
-        self._subject = env
+        self._subject, self._cleanup = env, tuple(cleanup)
         self.query_one("#detail-heading", Static).update(_heading(shown_name(env), subtitle(env)))
         problems = self.query_one("#env-problems", Static)
         problems.update(_problems(env.all_problems))
