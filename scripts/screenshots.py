@@ -146,8 +146,9 @@ def main() -> int:
     if args.demo_dir is None:
         shutil.rmtree(root, ignore_errors=True)
     system = Path("/usr/bin/python3")
+    new_enough = [str(system), "-c", "import sys; sys.exit(sys.version_info < (3, 11))"]
     if system.exists() and "ENVTUI_DEMO_PYTHON" not in os.environ and subprocess.run(
-            [system, "-c", "import sys; sys.exit(sys.version_info < (3, 11))"]).returncode == 0:
+            new_enough, check=False).returncode == 0:
         os.environ["ENVTUI_DEMO_PYTHON"] = str(system)
     try:
         sb = build_sandbox(root, lambda line: print(f"demo: {line}", file=sys.stderr))
