@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from envtui.cleanup.facts import CleanupFacts, cleanup_facts, identity
+from envtui.cleanup.facts import CleanupFacts, cleanup_facts, identity, removable_candidates
 from envtui.model import Environment, Inventory
 from envtui.tui.format import printable, tilde
 
@@ -53,6 +53,9 @@ class InventoryIndex:
     """Each environment's cleanup tags (stale, broken, duplicate, ...)."""
     fields: tuple[frozenset[str], ...] = ()
     """Each environment's `field:value` terms (kind, manager, problem kinds, cleanup tags)."""
+    candidates: tuple[bool, ...] = ()
+    """Whether cleanup suggests removing each one (every duplicate but the one kept; never
+    a base env)."""
 
     @classmethod
     def build(cls, inventory: Inventory, home: str | None = None, stale_days: int = 90,
@@ -63,11 +66,13 @@ class InventoryIndex:
         envs = inventory.environments
         facts = cleanup_facts(envs, stale_days=stale_days, now=now)
         cleanup = tuple(facts[identity(env)] for env in envs)
+        chosen = {identity(e) for e in removable_candidates(envs, facts)}
         return cls(
             haystacks=tuple(_haystack(env, home) for env in envs),
             problem_counts=tuple(len(env.all_problems) for env in envs),
             cleanup=cleanup,
             fields=tuple(_fields(env, tags) for env, tags in zip(envs, cleanup, strict=True)),
+            candidates=tuple(identity(env) in chosen for env in envs),
         )
 
     def matches(self, query: str, selected: frozenset[int] = frozenset()) -> Sequence[int] | None:
@@ -108,9 +113,9 @@ class PartialInventory:
     """
 
     def __init__(self) -> None:
-        # (sort key, environment, haystack, problem count, cleanup tags, fields)
+        # (sort key, environment, haystack, problem count, cleanup tags, fields, candidate)
         self._entries: list[tuple[tuple[int, str, str], Environment, str, int, CleanupFacts,
-                                  frozenset[str]]] = []
+                                  frozenset[str], bool]] = []
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -122,10 +127,10 @@ class PartialInventory:
         from envtui.inspectors.discovery import sort_key
 
         self._entries.extend(
-            (sort_key(env), env, hay, count, tags, fields)
-            for env, hay, count, tags, fields in zip(
+            (sort_key(env), env, hay, count, tags, fields, candidate)
+            for env, hay, count, tags, fields, candidate in zip(
                 environments, index.haystacks, index.problem_counts, index.cleanup,
-                index.fields, strict=True
+                index.fields, index.candidates, strict=True
             )
         )
         # Timsort merges the sorted run of earlier entries with the new ones cheaply.
@@ -140,5 +145,6 @@ class PartialInventory:
                 problem_counts=tuple(entry[3] for entry in self._entries),
                 cleanup=tuple(entry[4] for entry in self._entries),
                 fields=tuple(entry[5] for entry in self._entries),
+                candidates=tuple(entry[6] for entry in self._entries),
             ),
         )

@@ -18,6 +18,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.content import Content
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, ProgressBar, Static
@@ -86,6 +87,7 @@ class RemoveScreen(ModalScreen[bool]):
         with Vertical(id="remove-box"):
             yield Static(self._title(), id="remove-title", markup=False)
             yield DataTable(id="remove-table", cursor_type="row", show_cursor=False)
+            yield Static(id="remove-notes")
             yield ProgressBar(id="remove-progress", show_eta=False)
             yield StatusLine(id="remove-status")
         yield KeyFooter()
@@ -121,15 +123,22 @@ class RemoveScreen(ModalScreen[bool]):
         self.plan = plan = message.plan
         table = self.query_one(DataTable)
         table.clear()
+        # Reasons and notes can be long (Docker's name every container): they wrap below
+        # the table, so its columns stay narrow and "refused" stays in view.
+        notes: list[str | tuple[str, str]] = []
         for r in plan.removals:
             table.add_row(Text("✓", style="bold green"), Text(self._where(r)),
                           Text(human_size(r.size_bytes), justify="right"), Text(r.marker))
             for note in r.notes:
-                table.add_row("", Text("  " + printable(note), style="italic"), "", "")
+                notes += [(f"{self._where(r)}: ", "bold"), f"{printable(note)}\n"]
         for ref, why in plan.refused:
             table.add_row(Text("✗", style="bold red"), Text(tilde_all(ref, self._home)), "",
                           Text("refused", style="bold red"))
-            table.add_row("", Text("  " + tilde_all(why, self._home), style="red"), "", "")
+            notes += [(f"✗ {tilde_all(ref, self._home)}: ", "bold $text-error"),
+                      f"{tilde_all(why, self._home)}\n"]
+        box = self.query_one("#remove-notes", Static)
+        box.update(Content.assemble(*notes) if notes else "")
+        box.display = bool(notes)
         if plan.removals:
             self._status(("Enter ", "bold"), f"asks, then removes {len(plan.removals)} "
                          f"({human_size(plan.size_bytes)}) · Esc leaves them all")
@@ -190,7 +199,7 @@ class RemoveScreen(ModalScreen[bool]):
         if not self._busy:
             return
         self.query_one(ProgressBar).update(total=message.total, progress=message.done)
-        if message.ref:
+        if message.ref and not self._cancel.is_set():  # keep "Cancelling…" once asked
             self._status(("Removing ", "bold $text-accent"),
                          (tilde_all(message.ref, self._home), "bold"),
                          f" ({message.done + 1} of {message.total}) · Ctrl-C stops before "

@@ -71,7 +71,7 @@ class ScanStatus(Horizontal):
         parts.append(f" · {plural(packages, 'package')} · {size}")
         if with_problems:
             parts += [" · ", (f"{with_problems} with problems", "$text-error")]
-        candidates = sum(1 for i in shown if i < len(index.cleanup) and index.cleanup[i].reasons)
+        candidates = sum(1 for i in shown if i < len(index.candidates) and index.candidates[i])
         if candidates:
             parts += [" · ", (f"{candidates} to clean up", "$text-warning")]
         if selected:
