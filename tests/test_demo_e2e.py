@@ -153,7 +153,7 @@ def test_demo_in_a_real_terminal(demo: Demo) -> None:
                            "every environment of the demo in the table", timeout=10)
     assert "demo sandbox" in screen
     assert "Virtual environments (7)" in screen and "Conda environments (2)" in screen
-    assert "9 environments · " in screen and "4 to clean up" in screen
+    assert "9 environments · " in screen and "3 to clean up" in screen
     assert "Scan failed" not in screen and "Traceback" not in screen
 
     # 2. the arrow keys move the detail pane along; analysis's tree shows the conflict

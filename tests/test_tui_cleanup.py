@@ -192,6 +192,9 @@ async def open_cleanup(pilot: Pilot[Any]) -> CleanupScreen:
     await pilot.press("c")
     screen = cleanup_screen(pilot.app)  # type: ignore[arg-type]
     await until(pilot, lambda: screen.rows is not None, "the cleanup summary")
+    # The table measures its new rows on the next refresh; let that land first.
+    await pilot.pause(0.2)
+    await pilot.wait_for_scheduled_animations()
     await pilot.pause()
     return screen
 

@@ -106,9 +106,10 @@ class CleanupScreen(Screen[bool]):
 
     def on_mount(self) -> None:
         usage = self.query_one("#usage-table", DataTable)
-        for label, key in (("type", "type"), ("total", "total"), ("active", "active"),
-                           ("size", "size"), ("reclaimable", "reclaimable")):
-            usage.add_column(label, key=key)
+        # Fixed widths: the rows arrive later, and the header must not change width then.
+        for label, width in (("type", 17), ("total", 5), ("active", 6), ("size", 10),
+                             ("reclaimable", 16)):
+            usage.add_column(label, key=label, width=width)
         table = self.query_one("#candidates", DataTable)
         for label in ("", "name", "kind", "size", "own", "why"):
             table.add_column(label, key=label or "mark")
