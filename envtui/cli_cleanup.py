@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -158,25 +157,12 @@ def _target(args: argparse.Namespace, inv: Inventory, ref: str) -> Environment:
     from envtui.inspectors.discovery import find_environment
 
     if "/" in ref or Path(ref).is_dir():
-        check_path_argument(ref)
-        _refuse_symlink(ref)
+        check_path_argument(ref)  # before `_find`, which reads through a symlink
         return _find(args, ref)
     try:
         return find_environment(inv, ref)
     except LookupError as e:
         raise UsageError(str(e)) from None
-
-
-def _refuse_symlink(ref: str) -> None:
-    """Refuse a path argument that is itself a symlink: reading it resolves to the env it
-    points to (an env listed in environments.txt is known by its real path), so without
-    this the link's target would be removed rather than refused (RELIABILITY 22)."""
-    from envtui.cleanup import Refused
-
-    trimmed = ref.rstrip(os.sep)
-    if trimmed and os.path.islink(trimmed):
-        raise Refused(f"{ref} is a symlink to {os.path.realpath(trimmed)}; "
-                      "name the environment itself")
 
 
 def _preview(removals: list[Removal]) -> None:

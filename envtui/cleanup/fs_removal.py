@@ -69,8 +69,10 @@ class FsRemoval(Removal):
 
 
 def check_path_argument(text: str) -> None:
-    """Refuse a path argument ending in `.` or `..`: what it names depends on symlinks and
-    the cwd, not on what the user meant (RELIABILITY 22)."""
+    """Refuse a path argument ending in `.` or `..` (what it names depends on symlinks and
+    the cwd, not on what the user meant: RELIABILITY 22), or one that is itself a symlink
+    (name the environment itself; reading the link would name the environment it points
+    to, which would then be removed instead of refused)."""
     if not text:
         raise Refused("an empty path names no environment")
     if "\0" in text:
@@ -80,6 +82,9 @@ def check_path_argument(text: str) -> None:
     last = re.split(f"[{re.escape(seps)}]", trimmed)[-1] if trimmed else ""
     if last in (".", ".."):
         raise Refused(f"{_show(text)} ends in {last!r}; name the environment's directory itself")
+    if trimmed and os.path.islink(trimmed):
+        raise Refused(f"{_show(text)} is a symlink to {_show(os.path.realpath(trimmed))}; "
+                      "name the environment itself")
 
 
 def _show(path: str) -> str:
@@ -105,7 +110,8 @@ def running_prefixes() -> list[Path]:
 
 
 def _real_target(env: Environment) -> str:
-    """The environment's real prefix, refusing a target that is itself a symlink."""
+    """The environment's real prefix, refusing a target that is itself a symlink (see
+    `check_path_argument`)."""
     if env.kind not in MARKERS or not env.path:
         raise Refused(f"{env.ref} is not a filesystem environment")
     check_path_argument(env.path)
@@ -116,11 +122,7 @@ def _real_target(env: Environment) -> str:
         except OSError as e:
             raise Refused(f"{_show(env.path)}: the current directory is gone "
                           f"({e.strerror})") from e
-    trimmed = given.rstrip(os.sep) or os.sep
-    if os.path.islink(trimmed):
-        raise Refused(f"{_show(env.path)} is a symlink to {_show(os.path.realpath(trimmed))}; "
-                      "name the environment itself")
-    return os.path.realpath(trimmed)
+    return os.path.realpath(given.rstrip(os.sep) or os.sep)
 
 
 def _directory(real: str) -> os.stat_result:
