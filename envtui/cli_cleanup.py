@@ -307,9 +307,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
 def _prune(args: argparse.Namespace, api: Any) -> int:
     from envtui.cleanup.docker_cleanup import execute_prune, plan_prune
 
-    removals = plan_prune(api)
-    if args.label:
-        removals = _labelled(api, removals, args.label)
+    removals = plan_prune(api, args.label)
     if not removals:
         print(json.dumps({"removed": [], "planned": []}) if args.json
               else "no dangling images")
@@ -341,17 +339,6 @@ def _prune(args: argparse.Namespace, api: Any) -> int:
     return EXIT_OK
 
 
-def _labelled(api: Any, removals: list[Removal], labels: list[str]) -> list[Removal]:
-    """The planned removals whose image carries every one of `labels`."""
-    from envtui.cleanup.docker_cleanup import DockerActionError
-
-    try:
-        ids = {str(i["Id"]) for i in api.images(filters={"dangling": True, "label": labels})}
-    except Exception as e:  # docker-py's APIError: a malformed label, say
-        raise DockerActionError(str(e)) from e
-    return [r for r in removals if r.target in ids]
-
-
 def cmd_container(args: argparse.Namespace) -> int:
     from envtui.cleanup.docker_cleanup import DockerActionError, start_container, stop_container
     from envtui.inspectors.base import ScanContext
@@ -368,5 +355,6 @@ def cmd_container(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"container": name, "action": args.action}))
     else:
-        print(f"{args.action}ed container {printable(name)}".replace("stoped", "stopped"))
+        done = {"start": "started", "stop": "stopped"}[args.action]
+        print(f"{done} container {printable(name)}")
     return EXIT_OK

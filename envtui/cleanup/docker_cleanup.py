@@ -299,10 +299,14 @@ def stop_container(api: Any, ident: str, timeout: int = 10) -> None:
 # --- pruning dangling images -----------------------------------------------------------
 
 
-def plan_prune(api: Any) -> list[Removal]:
-    """Dangling images (no tag) that no container uses, largest first."""
+def plan_prune(api: Any, labels: Sequence[str] = ()) -> list[Removal]:
+    """Dangling images (no tag) that no container uses, largest first; with `labels`
+    (KEY or KEY=VALUE), only those carrying every one, as the engine's label filter."""
+    filters: dict[str, Any] = {"dangling": True}
+    if labels:
+        filters["label"] = list(labels)
     with _engine_errors():
-        dangling = [dict(i) for i in api.images(filters={"dangling": True})]
+        dangling = [dict(i) for i in api.images(filters=filters)]
     used = {str(c.get("ImageID")) for c in _containers(api)}
     found = [i for i in dangling if not _tags(i) and str(i["Id"]) not in used]
     found.sort(key=lambda i: (-int(i.get("Size") or 0), str(i["Id"])))
