@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from envtui.cleanup.facts import CleanupFacts, identity
+from envtui.cleanup.facts import CleanupFacts, identity, removable_candidates
 from envtui.inspectors.base import ScanContext
-from envtui.inspectors.fsinfo import Inode, walk_files
+from envtui.inspectors.fsinfo import Tally
 from envtui.model import Environment, EnvKind, Problem
 
 KIND_LABELS = {EnvKind.VENV: "venvs", EnvKind.CONDA: "conda envs",
@@ -35,14 +35,6 @@ class UsageRow:
     """Bytes on disk, shared bytes counted once."""
     reclaimable_bytes: int
     """Bytes freed by removing the suggested ones."""
-
-
-@dataclass
-class _Inode:
-    blocks: int
-    links: int
-    met: int = 0
-    met_in_candidates: int = 0
 
 
 class UsageCancelled(Exception):
@@ -66,29 +58,16 @@ def filesystem_rows(envs: Sequence[Environment], candidates: set[str], *,
     walked = [e for e in envs if e.kind in (EnvKind.VENV, EnvKind.CONDA) and e.path]
     for n, kind in enumerate((EnvKind.VENV, EnvKind.CONDA)):
         members = [e for e in walked if e.kind is kind]
-        inodes: dict[Inode, _Inode] = {}
-        dirs = own_dirs = 0
+        tally = Tally()
         for i, env in enumerate(members):
             if cancelled is not None and cancelled():
                 raise UsageCancelled
             if progress is not None:
                 progress(i + n * len(walked), 2 * len(walked), env.ref)
-            chosen = identity(env) in candidates
-            for ident, st in walk_files(Path(str(env.path)), problems, _skip(env)):
-                if ident is None:
-                    dirs += st.st_blocks * 512
-                    own_dirs += st.st_blocks * 512 if chosen else 0
-                    continue
-                node = inodes.get(ident)
-                if node is None:
-                    node = inodes[ident] = _Inode(st.st_blocks * 512, st.st_nlink)
-                node.met += 1
-                node.met_in_candidates += chosen
-        size = dirs + sum(x.blocks for x in inodes.values())
-        freed = own_dirs + sum(x.blocks for x in inodes.values()
-                               if x.met_in_candidates and x.met_in_candidates >= x.links)
+            tally.add(Path(str(env.path)), problems, _skip(env),
+                      removed=identity(env) in candidates)
         active = sum(identity(e) not in candidates for e in members)
-        rows.append(UsageRow(KIND_LABELS[kind], len(members), active, size, freed))
+        rows.append(UsageRow(KIND_LABELS[kind], len(members), active, tally.size, tally.freed))
     return rows, problems
 
 
@@ -130,6 +109,5 @@ def total_row(rows: Sequence[UsageRow]) -> UsageRow:
 
 
 def candidate_ids(envs: Iterable[Environment], facts: dict[str, CleanupFacts]) -> set[str]:
-    from envtui.cleanup.facts import removable_candidates
-
+    """Identities of what cleanup suggests removing."""
     return {identity(e) for e in removable_candidates(envs, facts)}

@@ -78,25 +78,46 @@ def walk_files(root: Path, problems: list[Problem],
                     yield (s.st_dev, s.st_ino), s
 
 
+class Tally:
+    """Bytes under one or more trees, each inode once, and what removing some of them frees:
+    the files whose every hardlink was met in a tree marked `removed`."""
+
+    def __init__(self) -> None:
+        # inode -> [blocks, hardlinks, links met, links met in removed trees]
+        self._inodes: dict[Inode, list[int]] = {}
+        self._dirs = self._removed_dirs = 0
+
+    def add(self, root: Path, problems: list[Problem], skip: Iterable[Path] = (), *,
+            removed: bool = True) -> None:
+        for ident, st in walk_files(root, problems, skip):
+            blocks = st.st_blocks * 512
+            if ident is None:
+                self._dirs += blocks
+                self._removed_dirs += blocks if removed else 0
+                continue
+            node = self._inodes.setdefault(ident, [blocks, st.st_nlink, 0, 0])
+            node[2] += 1
+            node[3] += removed
+
+    @property
+    def size(self) -> int:
+        return self._dirs + sum(node[0] for node in self._inodes.values())
+
+    @property
+    def freed(self) -> int:
+        return self._removed_dirs + sum(blocks for blocks, links, _, gone in
+                                        self._inodes.values() if gone and gone >= links)
+
+
 def disk_usage(root: Path, skip: Iterable[Path] = ()) -> DiskUsage:
     """Allocated bytes under `root` with each inode counted once, and unreadable directories.
 
     `skip` names directories left out entirely (a conda base env's `envs/` and `pkgs/`).
     """
     problems: list[Problem] = []
-    # inode -> [blocks, hardlinks, links met here]
-    seen: dict[Inode, list[int]] = {}
-    dirs = 0
-    for ident, st in walk_files(root, problems, skip):
-        if ident is None:
-            dirs += st.st_blocks * 512
-        elif (known := seen.get(ident)) is not None:
-            known[2] += 1
-        else:
-            seen[ident] = [st.st_blocks * 512, st.st_nlink, 1]
-    total = dirs + sum(blocks for blocks, _, _ in seen.values())
-    own = dirs + sum(blocks for blocks, links, met in seen.values() if met >= links)
-    return DiskUsage(total, own, problems)
+    tally = Tally()
+    tally.add(root, problems, skip)
+    return DiskUsage(tally.size, tally.freed, problems)
 
 
 def newest_mtime(paths: Iterable[Path]) -> float | None:
