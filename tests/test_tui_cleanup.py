@@ -192,18 +192,23 @@ async def open_cleanup(pilot: Pilot[Any]) -> CleanupScreen:
     await pilot.press("c")
     screen = cleanup_screen(pilot.app)  # type: ignore[arg-type]
     await until(pilot, lambda: screen.rows is not None, "the cleanup summary")
-    # The table measures its new rows on the next refresh; let that land first.
+    await settle_table(pilot)
+    return screen
+
+
+async def settle_table(pilot: Pilot[Any]) -> None:
+    """A table measures rows added from a worker's message on a later refresh (slower on a
+    loaded machine); let that land before a snapshot."""
     await pilot.pause(0.2)
     await pilot.wait_for_scheduled_animations()
     await pilot.pause()
-    return screen
 
 
 async def planned(pilot: Pilot[Any]) -> RemoveScreen:
     """The removal modal on top, once its plan is shown."""
     screen = remove_screen(pilot.app)  # type: ignore[arg-type]
     await until(pilot, lambda: screen.plan is not None and not screen._busy, "the plan")
-    await pilot.pause()
+    await settle_table(pilot)
     return screen
 
 

@@ -46,6 +46,8 @@ class CleanupFacts:
     """Whole days since the last evidence of use; None when there is none."""
     duplicates: tuple[str, ...] = ()
     """Refs of the environments holding the same packages."""
+    kept: bool = False
+    """The one of its group of duplicates that cleanup keeps (the most recently used)."""
 
 
 def identity(env: Environment) -> str:
@@ -104,9 +106,14 @@ def cleanup_facts(envs: Iterable[Environment], *, stale_days: int,
     now = now or datetime.now(UTC)
     envs = list(envs)
     twins: dict[str, tuple[str, ...]] = {}
+    keep: set[str] = set()
     for group in duplicate_groups(envs):
         for env in group:
             twins[identity(env)] = tuple(o.ref for o in group if o is not env)
+        # The most recently used (by day) stays; on a tie, the shortest path: the original
+        # rather than "NAME-copy" or "NAME2".
+        keep.add(identity(max(group, key=lambda e: ((e.last_used or "")[:10], -len(e.ref),
+                                                     e.ref))))
     out: dict[str, CleanupFacts] = {}
     for env in envs:
         found: list[tuple[Reason, str]] = []
@@ -122,25 +129,19 @@ def cleanup_facts(envs: Iterable[Environment], *, stale_days: int,
         found += _docker_reasons(env)
         out[identity(env)] = CleanupFacts(
             reasons=tuple(r for r, _ in found), details=tuple(d for _, d in found),
-            idle_days=idle, duplicates=others)
+            idle_days=idle, duplicates=others, kept=identity(env) in keep)
     return out
 
 
 def removable_candidates(envs: Iterable[Environment],
                          facts: Mapping[str, CleanupFacts]) -> list[Environment]:
     """What cleanup would suggest removing: stale, broken and unused things, and of each
-    group of duplicates every member but the most recently used. Base envs are kept."""
-    envs = list(envs)
-    keep: set[str] = set()
-    for group in duplicate_groups(envs):
-        # The most recently used (by day) stays; on a tie, the shortest path: the original
-        # rather than "NAME-copy" or "NAME2".
-        newest = max(group, key=lambda e: ((e.last_used or "")[:10], -len(e.ref), e.ref))
-        keep.add(identity(newest))
+    group of duplicates every member but the one kept. Base envs are kept."""
     chosen = []
     for env in envs:
-        reasons = set(facts.get(identity(env), CleanupFacts()).reasons)
-        if env.base or not reasons or (reasons == {Reason.DUPLICATE} and identity(env) in keep):
+        tags = facts.get(identity(env), CleanupFacts())
+        if env.base or not tags.reasons or (set(tags.reasons) == {Reason.DUPLICATE}
+                                             and tags.kept):
             continue
         chosen.append(env)
     return chosen
