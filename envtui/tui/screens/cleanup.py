@@ -22,11 +22,12 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, ProgressBar, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from envtui.cleanup.facts import CleanupFacts, Reason, cleanup_facts, identity
+from envtui.cleanup.facts import CleanupFacts, Reason, identity
 from envtui.cleanup.usage import UsageRow
 from envtui.inspectors.base import ScanContext
 from envtui.model import Environment, EnvKind
 from envtui.tui.format import KIND_TITLES, human_size, printable, shown_name, tilde
+from envtui.tui.index import InventoryIndex
 from envtui.tui.widgets.key_footer import KeyFooter
 from envtui.tui.widgets.status_line import StatusLine, tilde_all
 
@@ -67,19 +68,19 @@ class CleanupScreen(Screen[bool]):
         def can_replace(self, message: Message) -> bool:
             return isinstance(message, CleanupScreen.Progressed)
 
-    def __init__(self, environments: Sequence[Environment], ctx: ScanContext, *,
-                 home: str | None = None) -> None:
+    def __init__(self, environments: Sequence[Environment], index: InventoryIndex,
+                 ctx: ScanContext, *, home: str | None = None) -> None:
+        """`index` is the inventory's, whose cleanup tags were worked out by the scan."""
         super().__init__()
-        from envtui.cleanup.facts import removable_candidates
-
         self._ctx = ctx
         self._home = home
         self.environments = list(environments)
-        self.facts: dict[str, CleanupFacts] = cleanup_facts(
-            self.environments, stale_days=ctx.stale_days, now=ctx.now)
-        self.candidates = sorted(removable_candidates(self.environments, self.facts),
-                                 key=lambda e: (list(KIND_TITLES).index(e.kind),
-                                                -(e.reclaimable_bytes or e.size_bytes or 0)))
+        self.facts: dict[str, CleanupFacts] = {
+            identity(e): tags for e, tags in zip(self.environments, index.cleanup, strict=True)}
+        chosen = [e for e, pick in zip(self.environments, index.candidates, strict=True) if pick]
+        self.candidates = sorted(chosen, key=lambda e: (list(KIND_TITLES).index(e.kind),
+                                                        -(e.reclaimable_bytes or e.size_bytes
+                                                          or 0)))
         """What cleanup suggests removing, by kind, the most reclaimable first."""
         self.marked: set[str] = set()
         """Identities of the marked candidates."""
@@ -123,16 +124,10 @@ class CleanupScreen(Screen[bool]):
 
     @work(thread=True, exclusive=True, group="usage", exit_on_error=False)
     def count(self) -> None:
-        from envtui.cleanup.usage import (
-            UsageCancelled,
-            candidate_ids,
-            engine_rows,
-            filesystem_rows,
-            total_row,
-        )
+        from envtui.cleanup.usage import UsageCancelled, engine_rows, filesystem_rows, total_row
 
         worker = get_current_worker()
-        chosen = candidate_ids(self.environments, self.facts)
+        chosen = {identity(e) for e in self.candidates}
 
         def progress(done: int, total: int, label: str) -> None:
             self.post_message(self.Progressed(done, total, label))

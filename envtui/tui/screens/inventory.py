@@ -524,7 +524,8 @@ class InventoryScreen(Screen[None]):
         """Open the cleanup view: disk use, reclaimable space and the candidates."""
         from envtui.tui.screens.cleanup import CleanupScreen
 
-        self.app.push_screen(CleanupScreen(self.environments, self._ctx, home=self.home),
+        self.app.push_screen(CleanupScreen(self.environments, self._index, self._ctx,
+                                           home=self.home),
                              self._after_change)
 
     def action_toggle_container(self) -> None:
