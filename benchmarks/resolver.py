@@ -555,13 +555,13 @@ def section(rows: Sequence[Row], runs: int, warmup: int, info: dict[str, str]) -
     return "\n".join(body)
 
 
-def write_section(text: str, path: Path = BENCHMARKS_MD) -> None:
-    """Replace the Resolver section of BENCHMARKS.md (or add it), keeping the others."""
+def write_section(text: str, path: Path = BENCHMARKS_MD, section_name: str = SECTION) -> None:
+    """Replace a section of BENCHMARKS.md (or add it), keeping the others."""
     if not path.exists():
         path.write_text("# Benchmarks\n\n" + text)
         return
     lines = path.read_text().splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.rstrip() == SECTION), None)
+    start = next((i for i, line in enumerate(lines) if line.rstrip() == section_name), None)
     if start is None:
         old = "".join(lines)
         path.write_text(old.rstrip("\n") + "\n\n" + text)

@@ -352,6 +352,11 @@ class InventoryScreen(Screen[None]):
         return self._shown.environments if self._shown else ()
 
     @property
+    def scan_finished(self) -> bool:
+        """Whether a scan has finished and its inventory is in the table."""
+        return self._inventory is not None and not self._scanning
+
+    @property
     def scan_problems(self) -> Sequence[Problem]:
         """The problems with the last finished scan itself."""
         return self._inventory.problems if self._inventory else ()
