@@ -27,6 +27,7 @@ system's file cache is warm for every tool alike.
 from __future__ import annotations
 
 import argparse
+import compileall
 import datetime
 import json
 import shutil
@@ -301,6 +302,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.envs, args.runs, args.pip_runs, args.no_resolver = 3, 1, 1, True
     if args.envs < 1 or args.runs < 1:
         ap.error("--envs and --runs must be at least 1")
+    # Byte-compile first: with PYTHONDONTWRITEBYTECODE set, or after an edit, every timed
+    # process would otherwise compile envtui's modules again.
+    compileall.compile_dir(ROOT / "envtui", quiet=1)
     machine = build_machine(args.envs, cache=CACHE, docker=not args.no_docker,
                             progress=lambda s: print(s, file=sys.stderr, flush=True))
     suite = Suite(machine, args.runs)

@@ -160,29 +160,39 @@ def _scan(args: argparse.Namespace, kinds: frozenset[EnvKind]) -> Inventory:
         _progress.clear()
 
 
+def _summaries(args: argparse.Namespace, kinds: frozenset[EnvKind], *,
+               check: bool) -> Any:
+    from envtui.inspectors.summaries import summaries
+
+    interactive = sys.stderr.isatty() and not args.json
+    try:
+        return summaries(_context(args, kinds), check=check, refresh=args.refresh,
+                         progress=_progress.show if interactive else None)
+    finally:
+        _progress.clear()
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     kinds = frozenset(EnvKind(k) for k in args.kind) if args.kind else frozenset(EnvKind)
     from envtui.cleanup.facts import CleanupFacts, cleanup_facts, identity
 
-    inv = _scan(args, kinds)
-    facts = cleanup_facts(inv.environments, stale_days=_context(args).stale_days)
-
-    def tags(e: Environment) -> CleanupFacts:
-        return facts.get(identity(e), CleanupFacts())
-
+    inv = _summaries(args, kinds, check=False)
+    envs = [s.environment() for s in inv.summaries]
+    facts = cleanup_facts(envs, stale_days=_context(args).stale_days, signatures={
+        identity(e): s.signature for e, s in zip(envs, inv.summaries, strict=True)})
+    tags = [facts.get(identity(e), CleanupFacts()) for e in envs]
     if args.json:
-        print(json.dumps([{**environment_to_dict(e, with_packages=False),
-                           "cleanup": list(tags(e).reasons),
-                           "cleanup_details": list(tags(e).details)}
-                          for e in inv.environments], indent=2))
+        print(json.dumps([{**s.listing, "cleanup": list(t.reasons),
+                           "cleanup_details": list(t.details)}
+                          for s, t in zip(inv.summaries, tags, strict=True)], indent=2))
         _print_scan_problems(inv)
         return EXIT_OK
-    if not inv.environments:
+    if not envs:
         print("no environments found")
-    rows = [[e.kind.value, e.name, e.manager, e.python or "-", str(len(e.packages)),
+    rows = [[e.kind.value, e.name, e.manager, e.python or "-", str(s.listing["packages"]),
              human_size(e.size_bytes), short_time(e.last_used),
-             str(len(e.all_problems)) if e.all_problems else "", ",".join(tags(e).reasons)]
-            for e in inv.environments]
+             str(len(e.problems)) if e.problems else "", ",".join(t.reasons)]
+            for e, s, t in zip(envs, inv.summaries, tags, strict=True)]
     if rows:
         _print_table(["KIND", "NAME", "MANAGER", "PYTHON", "PKGS", "SIZE", "LAST USED",
                       "PROBLEMS", "CLEANUP"], rows)
@@ -204,7 +214,7 @@ def _print_table(header: list[str] | None, rows: list[list[str]], indent: str = 
         print(indent + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
 
 
-def _print_scan_problems(inv: Inventory) -> None:
+def _print_scan_problems(inv: Inventory | Any) -> None:
     """Problems with the scan itself go to stderr, keeping stdout to the listing."""
     for problem in inv.problems:
         print(f"envtui: {printable(str(problem))}", file=sys.stderr)
@@ -270,7 +280,8 @@ def _fact(value: object) -> str:
 
 
 def cmd_tree(args: argparse.Namespace) -> int:
-    from envtui.resolver.graph import build_graph
+    from envtui.inspectors.cache import Cache
+    from envtui.resolver.graph import cached_graph
     from envtui.resolver.tree import MAX_NODES, UnknownPackage, dependency_tree, render_text
 
     env = _find(args)
@@ -278,9 +289,10 @@ def cmd_tree(args: argparse.Namespace) -> int:
     depth = args.depth
     if text and (depth is None or depth > TEXT_DEPTH):
         depth = TEXT_DEPTH  # each line carries its indentation: deeper is unreadable anyway
+    # A graph built before from the same packages is read back: no packaging import.
+    graph = cached_graph(env, Cache(_context(args).cache_dir), refresh=args.refresh)
     try:
-        roots = dependency_tree(build_graph(env), reverse=args.reverse, package=args.package,
-                                depth=depth)
+        roots = dependency_tree(graph, reverse=args.reverse, package=args.package, depth=depth)
     except UnknownPackage as e:
         raise UsageError(f"{e} ({env.ref})") from None
     if args.format not in ("text", "json"):
@@ -320,23 +332,71 @@ def _tree_stats(roots: list[dict[str, Any]]) -> tuple[bool, int]:
     return truncated, deepest
 
 
-def _print_deep_json(data: object, indent: int | None) -> None:
-    """json.dumps nests one C call per level: allow chains thousands of packages deep."""
-    limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(limit, 20_000))
-    try:
-        print(json.dumps(data, indent=indent))
-    finally:
-        sys.setrecursionlimit(limit)
+def _print_deep_json(roots: list[dict[str, Any]], indent: int | None) -> None:
+    """The tree as `json.dumps(roots, indent=indent)` writes it, sooner.
+
+    With an indent, json.dumps runs its pure-Python encoder, a generator call per value:
+    that was most of what `tree --format json` cost on a big environment. Here the nodes
+    are walked with a stack instead, and the scalar members of all of them (a node's keys
+    but its last, `children`) are encoded in one call to json's C encoder, with a newline
+    between members that becomes each node's indentation. Compact output is the C
+    encoder's alone: it nests one C call per level, so the recursion limit makes room for
+    chains thousands of packages deep.
+    """
+    if indent is None:
+        limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(limit, 20_000))
+        try:
+            print(json.dumps(roots))
+        finally:
+            sys.setrecursionlimit(limit)
+        return
+    pads = ["\n"]  # a newline and the indentation of each depth
+    out: list[str] = []
+    scalars: list[dict[str, Any]] = []  # each node but its children, in output order
+    slots: list[tuple[int, int]] = []  # per node: its scalars' place in `out`, their depth
+    # Text to write, or a node with its depth; a root is at depth 1, inside the list.
+    todo: list[str | tuple[dict[str, Any], int]] = [pads[0] + "]"] if roots else ["[]"]
+    for n in range(len(roots) - 1, -1, -1):
+        todo += [(roots[n], 1), "[" if n == 0 else ","]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, str):
+            out.append(item)
+            continue
+        node, depth = item
+        while len(pads) < depth + 3:
+            pads.append("\n" + " " * (indent * len(pads)))
+        own = dict(node)
+        children: list[dict[str, Any]] = own.pop("children")
+        out.append(pads[depth] + "{" + pads[depth + 1])
+        slots.append((len(out), depth + 1))
+        out.append("")
+        scalars.append(own)
+        out.append(("," + pads[depth + 1] if own else "") + '"children": ')
+        todo.append(pads[depth] + "}")
+        if not children:
+            todo.append("[]")
+            continue
+        todo.append(pads[depth + 1] + "]")
+        for n in range(len(children) - 1, -1, -1):
+            todo += [(children[n], depth + 2), "[" if n == 0 else ","]
+    # A raw newline is always escaped inside a JSON string: here it only ends a member,
+    # and `},\n{` only ends a node's scalars.
+    text = json.dumps(scalars, separators=(",\n", ": "))
+    encoded = text[2:-2].split("},\n{") if scalars else []
+    for (where, depth), members in zip(slots, encoded, strict=True):
+        out[where] = members.replace("\n", pads[depth])
+    print("".join(out))
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from envtui.resolver.checks import check_environment
-    from envtui.resolver.pins import check_project
-
     # (what the problems belong to, its heading, its problems)
     found: list[tuple[str, str, list[Problem]]] = []
     if args.targets:
+        from envtui.resolver.checks import check_environment
+        from envtui.resolver.pins import check_project
+
         for ref in args.targets:
             path = Path(ref)
             if path.exists() and not _is_environment(path):
@@ -347,10 +407,10 @@ def cmd_check(args: argparse.Namespace) -> int:
                 found.append((env.ref, f"{env.ref} ({env.kind.value}, {env.manager})",
                               check_environment(env)))
     else:
-        inv = _scan(args, frozenset(EnvKind))
+        inv = _summaries(args, frozenset(EnvKind), check=True)
         _print_scan_problems(inv)
-        found = [(e.ref, f"{e.ref} ({e.kind.value}, {e.manager})", check_environment(e))
-                 for e in inv.environments]
+        found = [(s.ref, f"{s.ref} ({s.listing['kind']}, {s.listing['manager']})",
+                  s.problems()) for s in inv.summaries]
     if args.json:
         print(json.dumps([{"env": ref, **problem_to_dict(p)}
                           for ref, _, problems in found for p in problems], indent=2))

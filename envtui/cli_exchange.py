@@ -14,7 +14,7 @@ from envtui.format import plural, printable
 
 def add_parsers(sub: Any, scan_options: Callable[[argparse.ArgumentParser], None],
                 index_options: Callable[[argparse.ArgumentParser], None]) -> None:
-    from envtui.exchange.files import FORMATS
+    from envtui.exchange import FORMATS
 
     ex = sub.add_parser("export", help="write an environment as environment.yml, "
                                        "requirements, conda-lock.yml or pylock.toml")

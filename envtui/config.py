@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +46,8 @@ def load_config(home: Path, environ: Mapping[str, str]) -> Config:
     path = config_path(home, environ)
     try:
         with open(path, "rb") as f:
+            import tomllib  # only when there is a file: most runs have none, and it is slow
+
             data = tomllib.load(f)
     except FileNotFoundError:
         return Config()

@@ -6,7 +6,7 @@ freely. `to_dict` / `from_dict` give the JSON shape used by `--json` output and 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
@@ -176,14 +176,23 @@ def canonical_name(name: str) -> str:
 
 
 def problem_to_dict(p: Problem) -> dict[str, Any]:
-    d = {k: v for k, v in asdict(p).items() if v is not None and k != "files"}
+    d: dict[str, Any] = {"kind": p.kind, "detail": p.detail}
+    for key in ("package", "version", "requirement"):
+        value = getattr(p, key)
+        if value is not None:
+            d[key] = value
     if p.files:
         d["files"] = list(p.files)
     return d
 
 
+_PACKAGE_FIELDS = tuple(f.name for f in fields(Package))
+
+
 def package_to_dict(p: Package) -> dict[str, Any]:
-    d = asdict(p)
+    # Field by field rather than dataclasses.asdict, whose deep copy made this the main
+    # cost of writing the cache.
+    d = {name: getattr(p, name) for name in _PACKAGE_FIELDS}
     d["requires"] = list(p.requires)
     d["problems"] = [problem_to_dict(x) for x in p.problems]
     return d
@@ -214,14 +223,15 @@ def environment_to_dict(env: Environment, *, with_packages: bool = True) -> dict
     return d
 
 
-def _problem(d: dict[str, Any]) -> Problem:
+def problem_from_dict(d: dict[str, Any]) -> Problem:
+    """Inverse of `problem_to_dict`."""
     return Problem(**{**d, "files": tuple(d.get("files", ()))})
 
 
 def package_from_dict(d: dict[str, Any]) -> Package:
     d = dict(d)
     d["requires"] = tuple(d.get("requires", ()))
-    d["problems"] = tuple(_problem(x) for x in d.get("problems", ()))
+    d["problems"] = tuple(problem_from_dict(x) for x in d.get("problems", ()))
     return Package(**d)
 
 
@@ -239,7 +249,7 @@ def environment_from_dict(d: dict[str, Any]) -> Environment:
         reclaimable_bytes=d.get("reclaimable_bytes"),
         last_used=d.get("last_used"),
         created=d.get("created"),
-        problems=tuple(_problem(p) for p in d.get("env_problems", ())),
+        problems=tuple(problem_from_dict(p) for p in d.get("env_problems", ())),
         base=d.get("base", False),
         details=d.get("details", {}),
     )

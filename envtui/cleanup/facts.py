@@ -11,7 +11,7 @@ packages by design.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -71,13 +71,25 @@ def package_set(env: Environment) -> frozenset[tuple[str, str]]:
     return frozenset((p.key, p.version) for p in env.packages)
 
 
-def duplicate_groups(envs: Iterable[Environment]) -> list[list[Environment]]:
-    """Groups of two or more filesystem environments with identical packages and Python."""
-    groups: dict[tuple[str, frozenset[tuple[str, str]]], list[Environment]] = defaultdict(list)
+def duplicate_groups(envs: Iterable[Environment],
+                     signatures: Mapping[str, str | None] | None = None,
+                     ) -> list[list[Environment]]:
+    """Groups of two or more filesystem environments with identical packages and Python.
+
+    `signatures` (identity -> a digest of Python X.Y and the package set, None for none)
+    stands in for the packages of environments read without them (summaries.signature).
+    """
+    groups: dict[Hashable, list[Environment]] = defaultdict(list)
     for env in envs:
-        if env.kind in (EnvKind.VENV, EnvKind.CONDA) and env.packages:
-            python = ".".join((env.python or "").split(".")[:2])
-            groups[(python, package_set(env))].append(env)
+        if env.kind not in (EnvKind.VENV, EnvKind.CONDA):
+            continue
+        key: Hashable = None
+        if signatures is not None:
+            key = signatures.get(identity(env))
+        elif env.packages:
+            key = (".".join((env.python or "").split(".")[:2]), package_set(env))
+        if key is not None:
+            groups[key].append(env)
     return [g for g in groups.values() if len(g) > 1]
 
 
@@ -101,13 +113,16 @@ def _docker_reasons(env: Environment) -> list[tuple[Reason, str]]:
 
 
 def cleanup_facts(envs: Iterable[Environment], *, stale_days: int,
-                  now: datetime | None = None) -> dict[str, CleanupFacts]:
-    """Cleanup tags for every environment, keyed by `identity`."""
+                  now: datetime | None = None,
+                  signatures: Mapping[str, str | None] | None = None,
+                  ) -> dict[str, CleanupFacts]:
+    """Cleanup tags for every environment, keyed by `identity` (see duplicate_groups for
+    `signatures`)."""
     now = now or datetime.now(UTC)
     envs = list(envs)
     twins: dict[str, tuple[str, ...]] = {}
     keep: set[str] = set()
-    for group in duplicate_groups(envs):
+    for group in duplicate_groups(envs, signatures):
         for env in group:
             twins[identity(env)] = tuple(o.ref for o in group if o is not env)
         # The most recently used (by day) stays; on a tie, the shortest path: the original

@@ -15,7 +15,6 @@ from pathlib import Path
 
 from envtui.exchange.spec import EnvSpec, ExchangeError
 
-FORMATS = ("environment-yml", "requirements", "conda-lock", "pylock")
 MAX_BYTES = 20_000_000
 """Larger files are refused before reading: no real environment file is near this."""
 _LOCK_KEYS = re.compile(rb"^(package|metadata):", re.MULTILINE)

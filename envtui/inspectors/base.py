@@ -127,3 +127,9 @@ class Inspector(ABC):
         Problems with it (broken interpreter, unreadable files, bad metadata) go into the
         returned Environment, not into exceptions.
         """
+
+    def read_without_sizes(self, loc: Location) -> Environment:
+        """`read` without what needs a walk of every file (size and reclaimable bytes, left
+        None), for callers that want packages only (`check`). Kinds whose size costs
+        nothing extra keep this default."""
+        return self.read(loc)

@@ -120,6 +120,8 @@ def envs_dirs_from_condarc(text: str) -> list[str]:
     Parsed with PyYAML's safe loader (no tags run); a file that is not valid YAML, or whose
     key is not a string or a list of strings, yields nothing, as conda would refuse it too.
     """
+    if "envs_dirs" not in text and "envs_path" not in text:
+        return []  # most files (and every missing one): no need to import a YAML parser
     import yaml
 
     try:
@@ -593,6 +595,12 @@ class CondaInspector(Inspector):
 
     def read(self, loc: Location) -> Environment:
         """Packages from conda-meta plus pip's in site-packages, statically. Never raises."""
+        return self._read(loc, sizes=True)
+
+    def read_without_sizes(self, loc: Location) -> Environment:
+        return self._read(loc, sizes=False)
+
+    def _read(self, loc: Location, *, sizes: bool) -> Environment:
         prefix = Path(loc.ref)
         try:
             os.stat(prefix)
@@ -615,7 +623,8 @@ class CondaInspector(Inspector):
         problems += pip_problems + _mismatches(conda_pkgs, pip_pkgs)
         # A base env's size is its own files: the other envs and the package cache are not it.
         skip = (prefix / "envs", prefix / "pkgs") if loc.base else ()
-        usage = fsinfo.disk_usage(prefix, skip)
+        usage = (fsinfo.disk_usage(prefix, skip) if sizes
+                 else fsinfo.UNMEASURED)
         problems += usage.problems
 
         python_rec = next((p for p in conda_pkgs if p.name.lower() == "python"), None)

@@ -15,9 +15,9 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from envtui.format import plural
 from envtui.inspectors.base import Inspector, Location, ScanContext
@@ -33,6 +33,7 @@ from envtui.model import (
     environment_to_cache,
 )
 
+T = TypeVar("T")
 Progress = Callable[[int, int | None, str], None]
 """progress(done, total or None while unknown, label); called from worker threads."""
 
@@ -43,7 +44,9 @@ PRUNE = frozenset({
     ".envtui",  # a fix's snapshot: a copy of its environment, not another one
 })
 KIND_ORDER = {EnvKind.VENV: 0, EnvKind.CONDA: 1, EnvKind.IMAGE: 2, EnvKind.CONTAINER: 3}
-WORKERS = min(32, (os.cpu_count() or 2) * 4)
+ENGINE_READERS = 8
+"""Threads reading Docker images and containers: they mostly wait on the engine."""
+ENGINE_KINDS = frozenset({EnvKind.IMAGE, EnvKind.CONTAINER})
 WALKERS = 4
 """Threads listing directories: enough to overlap I/O waits on cold or network disks."""
 PROGRESS_EVERY = 0.1
@@ -199,30 +202,6 @@ def _identity(loc: Location) -> str:
     return f"{loc.kind}:{key}"
 
 
-class _Reads:
-    """Inspections submitted so far, one per environment; the first Location for it wins."""
-
-    def __init__(self, pool: ThreadPoolExecutor, ctx: ScanContext,
-                 owner: Callable[[Location], Inspector], cache: Cache | None,
-                 refresh: bool) -> None:
-        self.pool, self.ctx, self.owner = pool, ctx, owner
-        self.cache, self.refresh = cache, refresh
-        self.lock = threading.Lock()
-        self.futures: dict[str, Future[Environment]] = {}
-
-    def submit(self, locations: Iterable[Location]) -> None:
-        with self.lock:
-            for loc in locations:
-                key = _identity(loc)
-                if loc.kind in self.ctx.kinds and key not in self.futures:
-                    self.futures[key] = self.pool.submit(
-                        inspect, loc, self.owner(loc), self.cache, self.refresh)
-
-    def locate(self, insp: Inspector) -> None:
-        """Find an inspector's known places and start reading them at once."""
-        self.submit(_locate(insp, self.ctx))
-
-
 def _failed(loc: Location, error: Exception) -> Environment:
     """A stand-in for an environment whose inspector crashed: listed, with the reason."""
     return Environment(
@@ -234,24 +213,28 @@ def _failed(loc: Location, error: Exception) -> Environment:
 
 
 def inspect(loc: Location, insp: Inspector, cache: Cache | None,
-            refresh: bool = False) -> Environment:
+            refresh: bool = False, *, sizes: bool = True) -> Environment:
     """Read one environment, through the cache when its fingerprint is unchanged.
 
     With `refresh`, read afresh whatever the cache holds, and store the new result.
+    Without `sizes`, the read may skip the size walk (see `Inspector.read_without_sizes`);
+    an entry stored that way serves later calls without `sizes` only.
     """
     try:
         fp = insp.fingerprint(loc) if cache else None
         key = f"{loc.kind}:{loc.ref}"
         if cache and fp is not None and not refresh:
             hit = cache.load("env", key)
-            if isinstance(hit, dict) and hit.get("fingerprint") == fp:
+            if (isinstance(hit, dict) and hit.get("fingerprint") == fp
+                    and (hit.get("sized", True) or not sizes)):
                 try:
                     return environment_from_dict(hit["env"])
                 except (KeyError, TypeError, ValueError):
                     pass  # an entry from an older shape: read afresh
-        env = insp.read(loc)
+        env = insp.read(loc) if sizes else insp.read_without_sizes(loc)
         if cache and fp is not None:
-            cache.store("env", key, {"fingerprint": fp, "env": environment_to_cache(env)})
+            cache.store("env", key, {"fingerprint": fp, "sized": sizes,
+                                     "env": environment_to_cache(env)})
         return env
     except Exception as e:  # one bad environment must not end the scan
         return _failed(loc, e)
@@ -262,51 +245,98 @@ def sort_key(env: Environment) -> tuple[int, str, str]:
 
 
 def scan(ctx: ScanContext, *, use_cache: bool = True, refresh: bool = False,
-         progress: Progress | None = None,
+         sizes: bool = True, progress: Progress | None = None,
          cancelled: Callable[[], bool] | None = None,
          on_environment: Callable[[Environment], None] | None = None) -> Inventory:
     """Find and read every environment the context asks for.
 
     `use_cache=False` neither reads nor writes the cache; `refresh=True` re-reads every
-    environment and updates the cache with what it finds. `on_environment` is called with
-    each environment as soon as it has been read (from this thread, in completion order),
-    so a caller can show results before the slowest one is done.
+    environment and updates the cache with what it finds; `sizes=False` allows skipping
+    the size walk. `on_environment` is called with each environment as soon as it has been
+    read (from this thread, in completion order), so a caller can show results before the
+    slowest one is done.
     """
     ctx = ctx.fresh()  # problems belong to this scan, not to earlier ones with the same ctx
+    cache = Cache(ctx.cache_dir) if use_cache else None
+
+    def read(loc: Location, insp: Inspector) -> Environment:
+        return inspect(loc, insp, cache, refresh, sizes=sizes)
+
+    envs = read_all(find_locations(ctx, progress, cancelled), read, lambda e: e.name or e.ref,
+                    progress=progress, cancelled=cancelled, on_result=on_environment)
+    return Inventory(tuple(sorted(envs, key=sort_key)), ctx.problems)
+
+
+def find_locations(ctx: ScanContext, progress: Progress | None = None,
+                   cancelled: Callable[[], bool] | None = None,
+                   ) -> list[tuple[Location, Inspector]]:
+    """Every environment `ctx` asks for, with its inspector, not read yet: known places
+    (the Docker engine's listing among them, asked while the walk goes on), then what the
+    walk found. The first Location of an environment wins, so a known place's manager hint
+    does. Scan problems go to `ctx`."""
     is_cancelled = cancelled or (lambda: False)
     insps = registered(ctx.kinds)
     by_kind: dict[EnvKind, Inspector] = {}
     for insp in insps:
         by_kind.setdefault(insp.kind, insp)
-    cache = Cache(ctx.cache_dir) if use_cache else None
-    roots = ([ctx.home] if ctx.walk_home else []) + list(ctx.roots)
+    located: list[list[Location]] = [[] for _ in insps]
 
-    pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="envtui-scan")
-    reads = _Reads(pool, ctx, lambda loc: _owner(loc, by_kind), cache, refresh)
-    envs: list[Environment] = []
+    def locate(i: int) -> None:
+        located[i] = _locate(insps[i], ctx)
+
+    threads = [threading.Thread(target=locate, args=(i,), name=f"envtui-locate-{i}",
+                                daemon=True) for i in range(len(insps))]
+    for t in threads:
+        t.start()
+    roots = ([ctx.home] if ctx.walk_home else []) + list(ctx.roots)
     try:
-        # Known places (and the Docker engine) are read while the walk goes on; what the
-        # walk finds is submitted after them, so a known place's manager hint wins.
-        located = [pool.submit(reads.locate, insp) for insp in insps]
         walked = walk(ctx, roots, [i for i in insps if i.markers], progress, is_cancelled)
-        for f in located:
-            f.result()
-        reads.submit(walked)
-        futures = list(reads.futures.values())
+    finally:
+        for t in threads:
+            t.join()
+    found: dict[str, tuple[Location, Inspector]] = {}
+    for loc in [*(loc for locs in located for loc in locs), *walked]:
+        key = _identity(loc)
+        if loc.kind in ctx.kinds and key not in found:
+            found[key] = (loc, _owner(loc, by_kind))
+    return list(found.values())
+
+
+def read_all(found: Iterable[tuple[Location, Inspector]],
+             read: Callable[[Location, Inspector], T], label: Callable[[T], str], *,
+             progress: Progress | None = None, cancelled: Callable[[], bool] | None = None,
+             on_result: Callable[[T], None] | None = None) -> list[T]:
+    """`read` every location; results in completion order.
+
+    Filesystem environments are read by one thread: their reading is Python-bound, and
+    more threads only contend for the GIL (measured: 8 threads took twice as long as one).
+    Engine reads mostly wait on the engine and get threads of their own.
+    """
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    is_cancelled = cancelled or (lambda: False)
+    files = ThreadPoolExecutor(1, thread_name_prefix="envtui-read")
+    engine = ThreadPoolExecutor(ENGINE_READERS, thread_name_prefix="envtui-engine")
+    results: list[T] = []
+    try:
+        futures = [(engine if loc.kind in ENGINE_KINDS else files).submit(read, loc, insp)
+                   for loc, insp in found]
         for done, fut in enumerate(as_completed(futures), 1):
             if is_cancelled():
                 raise ScanCancelled
-            envs.append(fut.result())
-            if on_environment:
-                on_environment(envs[-1])
+            results.append(fut.result())
+            if on_result:
+                on_result(results[-1])
             if progress:
-                progress(done, len(futures), f"read {envs[-1].name or envs[-1].ref}")
+                progress(done, len(futures), f"read {label(results[-1])}")
     except BaseException:
         # Cancelled or failed: don't wait for reads in flight (an image may take seconds).
-        pool.shutdown(wait=False, cancel_futures=True)
+        for pool in (engine, files):
+            pool.shutdown(wait=False, cancel_futures=True)
         raise
-    pool.shutdown()
-    return Inventory(tuple(sorted(envs, key=sort_key)), ctx.problems)
+    for pool in (engine, files):
+        pool.shutdown()
+    return results
 
 
 def _owner(loc: Location, by_kind: dict[EnvKind, Inspector]) -> Inspector:

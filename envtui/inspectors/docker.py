@@ -24,7 +24,8 @@ own writable layer (SizeRw; its image is counted on the image), `details["size_r
 the whole filesystem; `last_used` is its last start or finish, an image's the newest of
 its containers' (null when none ever ran).
 
-docker-py is imported only when the engine is first contacted: startup time matters.
+docker-py is imported only when something needs it (a unix:// engine is listed without it,
+see engine_socket): startup time matters.
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ import contextlib
 import errno
 import hashlib
 import json
-import ssl
 import tarfile
 import threading
 from collections.abc import Iterable, Iterator, Mapping
@@ -198,6 +198,8 @@ def _short(exc: BaseException) -> str:
 
 def describe_failure(exc: BaseException, ep: Endpoint) -> str:
     """One actionable line for an engine that could not be used."""
+    import ssl  # here, not at the top: a warm listing never needs it
+
     where = f"Docker engine at {ep.url} ({ep.source})"
     chain = list(_chain(exc))
     # Matched by name: requests, urllib3 and ssl each have their own SSLError class.
@@ -228,35 +230,57 @@ def describe_failure(exc: BaseException, ep: Endpoint) -> str:
 
 
 class Engine:
-    """Clients for one engine: a control client and a lazily made one for long streams."""
+    """Clients for one engine: one to list with, and docker-py ones made when first needed.
+
+    A unix:// engine is listed through engine_socket's small client, so a warm listing
+    never imports docker-py; other engines (tcp://, ssh://, TLS) use docker-py throughout.
+    Either way the engine is asked its API version here, so a dead one fails at once.
+    """
 
     def __init__(self, ep: Endpoint, cache: Cache) -> None:
-        import docker
-
         self.endpoint = ep
         self.cache = cache
         self._tls = _tls_config(ep)
-        # version="auto" asks the engine at once, so a dead engine fails here, quickly.
-        self.api: Any = docker.APIClient(base_url=ep.url, version="auto",
-                                         timeout=CONNECT_TIMEOUT, tls=self._tls)
-        self.api.timeout = LIST_TIMEOUT
+        self._api: Any = None
         self._bulk: Any = None
         self._lock = threading.Lock()
+        # What listing calls: containers(all, size), images(), inspect_container, diff.
+        self.lister: Any
+        if ep.url.startswith("unix:///"):
+            from envtui.inspectors.engine_socket import SocketClient
+
+            self.lister = SocketClient(ep.url, timeout=CONNECT_TIMEOUT)
+        else:
+            # version="auto" asks the engine at once.
+            self._api = self._docker_py(version="auto", timeout=CONNECT_TIMEOUT)
+            self.lister = self._api
+        self.lister.timeout = LIST_TIMEOUT
+        self.api_version = str(self.lister.api_version)
+
+    def _docker_py(self, version: str, timeout: float) -> Any:
+        import docker
+
+        return docker.APIClient(base_url=self.endpoint.url, version=version, timeout=timeout,
+                                tls=self._tls)
+
+    @property
+    def api(self) -> Any:
+        """docker-py's low-level client, for any other call (a known version: no round trip)."""
+        with self._lock:
+            if self._api is None:
+                self._api = self._docker_py(self.api_version, LIST_TIMEOUT)
+            return self._api
 
     @property
     def bulk(self) -> Any:
-        """A client with a long read timeout, for image saves and copies."""
-        import docker
-
+        """A docker-py client with a long read timeout, for image saves and copies."""
         with self._lock:
             if self._bulk is None:
-                self._bulk = docker.APIClient(base_url=self.endpoint.url,
-                                              version=self.api.api_version,
-                                              timeout=STREAM_TIMEOUT, tls=self._tls)
+                self._bulk = self._docker_py(self.api_version, STREAM_TIMEOUT)
             return self._bulk
 
     def close(self) -> None:
-        for client in (self.api, self._bulk):
+        for client in (self.lister, self._api, self._bulk):  # closing twice is harmless
             if client is not None:
                 with contextlib.suppress(Exception):
                     client.close()
@@ -382,7 +406,7 @@ class DockerInspector(Inspector):
             self._engine = None
 
     def _list(self, engine: Engine) -> list[Location]:
-        api = engine.api
+        api = engine.lister
         # Containers are listed even for images alone: they say which images are in use.
         containers = [dict(c) for c in api.containers(all=True, size=True)]
         states = _container_states(api, containers)
@@ -586,7 +610,7 @@ def _container_contents(engine: Engine | None, container_id: str,
     if engine is None:
         return base, []
     try:
-        changes = _sort_changes(engine.api.diff(container_id) or [], base)
+        changes = _sort_changes(engine.lister.diff(container_id) or [], base)
         files: dict[str, FileBlob] = {}
         for entry in sorted(changes.touched):
             files.update(_copy_entry(engine, container_id, entry))

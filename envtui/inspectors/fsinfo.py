@@ -29,9 +29,9 @@ from envtui.model import Problem, ProblemKind
 class DiskUsage:
     """What one environment holds on disk."""
 
-    size: int
-    """Allocated bytes, each inode counted once."""
-    reclaimable: int
+    size: int | None
+    """Allocated bytes, each inode counted once (None: not measured)."""
+    reclaimable: int | None
     """Bytes freed by removing it: inodes with no hardlink outside the prefix."""
     problems: list[Problem]
     """Directories that could not be read."""
@@ -118,6 +118,10 @@ def disk_usage(root: Path, skip: Iterable[Path] = ()) -> DiskUsage:
     tally = Tally()
     tally.add(root, problems, skip)
     return DiskUsage(tally.size, tally.freed, problems)
+
+
+UNMEASURED = DiskUsage(None, None, [])
+"""For reads that skip the size walk."""
 
 
 def newest_mtime(paths: Iterable[Path]) -> float | None:

@@ -173,6 +173,12 @@ class VenvInspector(Inspector):
         return "|".join(parts)
 
     def read(self, loc: Location) -> Environment:
+        return self._read(loc, sizes=True)
+
+    def read_without_sizes(self, loc: Location) -> Environment:
+        return self._read(loc, sizes=False)
+
+    def _read(self, loc: Location, *, sizes: bool) -> Environment:
         prefix = Path(loc.ref)
         problems: list[Problem] = []
         try:
@@ -195,7 +201,7 @@ class VenvInspector(Inspector):
         packages, dup_problems = dedupe(found)
         problems += dup_problems
 
-        usage = fsinfo.disk_usage(prefix)
+        usage = fsinfo.disk_usage(prefix) if sizes else fsinfo.UNMEASURED
         problems += usage.problems
         # The size walk meets the same unreadable directories the package scan did.
         known = {p.detail for pkg in packages for p in pkg.problems}

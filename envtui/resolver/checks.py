@@ -9,6 +9,7 @@ The inventory's own problems (broken, invalid metadata, duplicates, conda/pip mi
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 
 from envtui.model import Environment, Problem, ProblemKind
@@ -48,8 +49,6 @@ def _unsatisfied(graph: DependencyGraph) -> Iterator[Problem]:
 
 
 def _requires_python(graph: DependencyGraph) -> Iterator[Problem]:
-    from packaging.specifiers import InvalidSpecifier, SpecifierSet
-
     python = graph.env.python
     if not python:
         return
@@ -57,16 +56,24 @@ def _requires_python(graph: DependencyGraph) -> Iterator[Problem]:
         pkg = graph.packages[key]
         if not pkg.requires_python or pkg.source != "python":
             continue
-        try:
-            ok = SpecifierSet(pkg.requires_python).contains(python, prereleases=True)
-        except InvalidSpecifier:
-            continue  # reported as invalid metadata by the inventory
-        if not ok:
+        if _python_excluded(pkg.requires_python, python):
             yield Problem(ProblemKind.REQUIRES_PYTHON,
                           f"{pkg.name} {pkg.version} requires Python {pkg.requires_python}, "
                           f"but this environment has Python {python}",
                           package=pkg.name, version=pkg.version,
                           requirement=f"python{pkg.requires_python}")
+
+
+@functools.lru_cache(maxsize=4096)
+def _python_excluded(requires_python: str, python: str) -> bool:
+    """Whether `python` is outside the specifier; False when the specifier is invalid
+    (the inventory reports that). A few specifiers recur across every environment."""
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    try:
+        return not SpecifierSet(requires_python).contains(python, prereleases=True)
+    except InvalidSpecifier:
+        return False
 
 
 def _cycles(graph: DependencyGraph) -> Iterator[Problem]:
@@ -85,53 +92,64 @@ def _cycles(graph: DependencyGraph) -> Iterator[Problem]:
 
 def strongly_connected(graph: DependencyGraph) -> list[list[str]]:
     """Groups of two or more installed packages that reach each other, sorted."""
+    requires = {k: [e.child for e in edges if e.child in graph.packages]
+                for k, edges in graph.edges.items()}
+    # Most packages are in no cycle: peel off, leaves first, every package whose
+    # requirements are all peeled off. Only the packages left can be in a group.
+    left = {k: len(children) for k, children in requires.items()}
+    required_by: dict[str, list[str]] = {}
+    for k, children in requires.items():
+        for child in children:
+            required_by.setdefault(child, []).append(k)
+    peeled = [k for k, n in left.items() if n == 0]
+    while peeled:
+        for k in required_by.get(peeled.pop(), ()):
+            left[k] -= 1
+            if left[k] == 0:
+                peeled.append(k)
+    rest = {k: [c for c in requires[k] if left.get(c)] for k, n in left.items() if n}
+    return sorted(_in_cycle_order(graph, group) for group in _tarjan(rest) if len(group) > 1)
+
+
+def _tarjan(requires: dict[str, list[str]]) -> Iterator[list[str]]:
+    """The strongly connected components of `requires` (key -> the keys it requires, all
+    of them keys of it), by Tarjan's algorithm with an explicit stack: chains can be
+    thousands of packages long."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     on_stack: set[str] = set()
     stack: list[str] = []
-    found: list[list[str]] = []
-    counter = 0
-    for start in sorted(graph.packages):
+    for start in sorted(requires):
         if start in index:
             continue
-        work = [(start, iter(graph.children(start)))]
-        index[start] = low[start] = counter
-        counter += 1
+        index[start] = low[start] = len(index)
         stack.append(start)
         on_stack.add(start)
+        work = [(start, iter(requires[start]))]
         while work:
-            node, edges = work[-1]
-            advanced = False
-            for e in edges:
-                child = e.child
-                if child not in graph.packages:
-                    continue
+            node, children = work[-1]
+            for child in children:
                 if child not in index:
-                    index[child] = low[child] = counter
-                    counter += 1
+                    index[child] = low[child] = len(index)
                     stack.append(child)
                     on_stack.add(child)
-                    work.append((child, iter(graph.children(child))))
-                    advanced = True
+                    work.append((child, iter(requires[child])))
                     break
                 if child in on_stack:
                     low[node] = min(low[node], index[child])
-            if advanced:
-                continue
-            work.pop()
-            if work:
-                low[work[-1][0]] = min(low[work[-1][0]], low[node])
-            if low[node] == index[node]:
-                group = []
-                while True:
-                    k = stack.pop()
-                    on_stack.discard(k)
-                    group.append(k)
-                    if k == node:
-                        break
-                if len(group) > 1:
-                    found.append(_in_cycle_order(graph, group))
-    return sorted(found)
+            else:  # every child done: `node` is finished
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[node])
+                if low[node] == index[node]:
+                    group = []
+                    while True:
+                        k = stack.pop()
+                        on_stack.discard(k)
+                        group.append(k)
+                        if k == node:
+                            break
+                    yield group
 
 
 def _in_cycle_order(graph: DependencyGraph, group: list[str]) -> list[str]:

@@ -282,7 +282,7 @@ class ExportViewTarget(Protocol):
         ...
 
     def choose_format(self, fmt: str) -> None:
-        """Select the format `fmt` (one of envtui.exchange.files.FORMATS)."""
+        """Select the format `fmt` (one of envtui.exchange.FORMATS)."""
 
     def action_write_file(self) -> None:
         """Write the file (after asking, if it replaces one)."""

@@ -72,6 +72,11 @@ PARTIAL_REFRESH_SHARE = 0.25
 """The most of its time the screen spends re-showing a running scan's table: after a rebuild
 that took t seconds, the next waits t / share (thousands of rows take a while to build)."""
 
+PARTIAL_REFRESH_GAP = 1.0
+"""Seconds at least between re-showings of a running scan's table. The rebuild's own time
+misses the redraw that follows, and redrawing the table while the scan thread reads took
+as long as the scan itself (benchmarks: full inventory 2x `envtui list`)."""
+
 Loader = Callable[..., Inventory]
 """`discovery.scan`'s signature: (ctx, *, use_cache, progress, cancelled, on_environment)
 -> Inventory."""
@@ -699,7 +704,7 @@ class InventoryScreen(Screen[None]):
         self._shown, self._index = self._partial.view()
         self._apply_filter(keep_top=True)
         took = time.monotonic() - started
-        self._partial_due = started + took / PARTIAL_REFRESH_SHARE
+        self._partial_due = started + max(took / PARTIAL_REFRESH_SHARE, PARTIAL_REFRESH_GAP)
 
     def _drop_partial(self) -> None:
         self._partial = PartialInventory()

@@ -1,0 +1,236 @@
+"""`list` and `check` answered from one small file when nothing changed.
+
+A full Environment holds every package; building thousands of Package objects from the
+per-environment cache is most of a warm `list`. What `list` prints is much smaller: an
+environment's `list --json` fields, a signature of its package set (for duplicate
+detection), and, once `check` ran, its dependency problems. Those summaries live in one
+file, each under the fingerprint of the environment it was made from. A warm run walks,
+fingerprints every location, reads that one file, and reads nothing else; an environment
+whose fingerprint moved is read again (through the per-environment cache) and summarised.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from envtui import __version__
+from envtui.inspectors.base import Inspector, Location, ScanContext
+from envtui.inspectors.cache import FORMAT, Cache
+from envtui.inspectors.discovery import (
+    ENGINE_KINDS,
+    KIND_ORDER,
+    Progress,
+    find_locations,
+    inspect,
+    read_all,
+)
+from envtui.model import (
+    Environment,
+    EnvKind,
+    Problem,
+    ProblemKind,
+    environment_to_dict,
+    problem_from_dict,
+)
+
+FILE = "summaries.json"
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What `list` and `check` need of one environment."""
+
+    listing: dict[str, Any]
+    """`environment_to_dict(env, with_packages=False)`: exactly what `list --json` prints."""
+    signature: str | None
+    """Python X.Y and the package set, hashed: equal for duplicate environments. None for
+    Docker objects and empty environments, which are never duplicates."""
+    sized: bool
+    """Whether size and reclaimable bytes were measured (a `check` may skip that walk)."""
+    check: tuple[dict[str, Any], ...] | None = None
+    """The environment's problems as `check` reports them (problem dicts), once computed."""
+
+    @property
+    def ref(self) -> str:
+        return str(self.listing["ref"])
+
+    def sort_key(self) -> tuple[int, str, str]:
+        """The inventory's order (discovery.sort_key)."""
+        return (KIND_ORDER[EnvKind(self.listing["kind"])], str(self.listing["name"]).lower(),
+                self.ref)
+
+    def environment(self) -> Environment:
+        """An Environment without packages (every problem moved to the environment), for
+        code that needs the shape, such as cleanup facts with `signature`."""
+        d = self.listing
+        return Environment(
+            kind=EnvKind(d["kind"]), name=d["name"], manager=d["manager"], path=d["path"],
+            id=d["id"], python=d["python"], size_bytes=d["size_bytes"],
+            reclaimable_bytes=d["reclaimable_bytes"], last_used=d["last_used"],
+            created=d["created"], base=d["base"], details=d["details"],
+            problems=tuple(problem_from_dict(p) for p in d["problem_details"]))
+
+    def problems(self) -> list[Problem]:
+        return [problem_from_dict(p) for p in self.check or ()]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"listing": self.listing, "signature": self.signature, "sized": self.sized,
+                "check": None if self.check is None else list(self.check)}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Summary:
+        check = d.get("check")
+        return cls(dict(d["listing"]), d.get("signature"), bool(d["sized"]),
+                   None if check is None else tuple(check))
+
+
+def signature(env: Environment) -> str | None:
+    if env.kind in ENGINE_KINDS or not env.packages:
+        return None
+    import hashlib
+
+    python = ".".join((env.python or "").split(".")[:2])
+    pairs = sorted({(p.key, p.version) for p in env.packages})
+    text = "\n".join([python, *(f"{k}=={v}" for k, v in pairs)])
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+
+
+def summarize(env: Environment, *, sized: bool, check: bool) -> Summary:
+    problems = None
+    if check:
+        from envtui.model import problem_to_dict
+        from envtui.resolver.checks import check_environment
+
+        problems = tuple(problem_to_dict(p) for p in check_environment(env))
+    return Summary(environment_to_dict(env, with_packages=False), signature(env), sized,
+                   problems)
+
+
+class SummaryStore:
+    """The summaries file: {location key: {fingerprint, summary}}, for this envtui version.
+
+    Written atomically when something changed; two envtui runs writing at once lose one
+    run's new entries, which the next run makes again.
+    """
+
+    def __init__(self, cache_dir: Path) -> None:
+        self.path = cache_dir / f"v{FORMAT}" / FILE
+        self.entries: dict[str, dict[str, Any]] = {}
+        self.changed = False
+        self.lock = threading.Lock()
+        try:
+            with open(self.path, "rb") as f:
+                data = json.load(f)
+            if data.get("version") == __version__ and isinstance(data.get("entries"), dict):
+                self.entries = data["entries"]
+        except (OSError, ValueError, AttributeError):
+            pass  # no file yet, or a corrupt one: every environment is a miss
+
+    def get(self, key: str, fingerprint: str) -> Summary | None:
+        entry = self.entries.get(key)
+        if not isinstance(entry, dict) or entry.get("fingerprint") != fingerprint:
+            return None
+        try:
+            return Summary.from_json(entry["summary"])
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def put(self, key: str, fingerprint: str, summary: Summary) -> None:
+        with self.lock:
+            self.entries[key] = {"fingerprint": fingerprint, "summary": summary.to_json()}
+            self.changed = True
+
+    def save(self, seen: Iterable[str], scanned: frozenset[EnvKind], engine_seen: bool) -> None:
+        """Write the file if anything changed, dropping entries for environments that are
+        gone: a prefix no longer there, or a Docker object the engine no longer lists."""
+        if not self.changed:
+            return
+        seen = set(seen)
+        keep: dict[str, dict[str, Any]] = {}
+        for key, entry in self.entries.items():
+            kind, _, ref = key.partition(":")
+            if key not in seen:
+                if kind in (EnvKind.VENV, EnvKind.CONDA) and not os.path.isdir(ref):
+                    continue
+                if kind in scanned and kind not in (EnvKind.VENV, EnvKind.CONDA) and engine_seen:
+                    continue
+            keep[key] = entry
+        import tempfile
+
+        body = {"version": __version__, "entries": keep}
+        tmp = None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".tmp-", suffix=".json")
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(json.dumps(body, separators=(",", ":")))  # dumps: the C encoder
+            os.replace(tmp, self.path)
+        except OSError:  # the cache is optional
+            if tmp:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+
+
+@dataclass(frozen=True)
+class SummaryInventory:
+    summaries: tuple[Summary, ...]
+    """In inventory order."""
+    problems: tuple[Problem, ...]
+    """Problems with the scan itself."""
+
+
+def summaries(ctx: ScanContext, *, check: bool = False, refresh: bool = False,
+              progress: Progress | None = None,
+              cancelled: Callable[[], bool] | None = None) -> SummaryInventory:
+    """Every environment `ctx` asks for, summarised; with `check`, each with its problems.
+
+    `check` alone skips the size walk of environments it must read (their summaries say
+    so, and a later `list` reads them again with sizes).
+    """
+    ctx = ctx.fresh()
+    cache = Cache(ctx.cache_dir)
+    store = SummaryStore(ctx.cache_dir)
+    need_sizes = not check
+    found = find_locations(ctx, progress, cancelled)
+    done: list[Summary] = []
+    todo: list[tuple[Location, Inspector]] = []
+    fingerprints: dict[str, str | None] = {}
+    for loc, insp in found:  # the warm path: a few stats per environment, nothing read
+        key = f"{loc.kind}:{loc.ref}"
+        fp = fingerprints[key] = insp.fingerprint(loc)
+        hit = store.get(key, fp) if fp is not None and not refresh else None
+        if hit and (hit.sized or not need_sizes) and (hit.check is not None or not check):
+            done.append(hit)
+        else:
+            todo.append((loc, insp))
+
+    def read(loc: Location, insp: Inspector) -> Summary:
+        key = f"{loc.kind}:{loc.ref}"
+        fp = fingerprints[key]
+        hit = store.get(key, fp) if fp is not None and not refresh else None
+        if hit and (hit.sized or not need_sizes):
+            # Listed before, never checked: only the check is new.
+            env = inspect(loc, insp, cache, sizes=False)
+            summary = replace(hit, check=summarize(env, sized=False, check=True).check)
+        else:
+            env = inspect(loc, insp, cache, refresh, sizes=need_sizes)
+            summary = summarize(env, sized=need_sizes, check=check)
+            if hit and summary.check is None:  # same fingerprint: the old check still holds
+                summary = replace(summary, check=hit.check)
+        if fp is not None:
+            store.put(key, fp, summary)
+        return summary
+
+    if todo:
+        done += read_all(todo, read, lambda s: str(s.listing["name"] or s.ref),
+                         progress=progress, cancelled=cancelled)
+    engine_seen = not any(p.kind is ProblemKind.ENGINE for p in ctx.problems)
+    store.save(fingerprints, ctx.kinds, engine_seen)
+    return SummaryInventory(tuple(sorted(done, key=Summary.sort_key)), ctx.problems)
