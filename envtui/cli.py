@@ -7,12 +7,13 @@ print one line to stderr and never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from envtui import __version__
 from envtui.format import human_size, plural, printable, short_time
@@ -24,6 +25,10 @@ from envtui.model import (
     environment_to_dict,
     problem_to_dict,
 )
+
+if TYPE_CHECKING:
+    from envtui.inspectors.discovery import Progress
+    from envtui.inspectors.summaries import SummaryInventory
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 TEXT_DEPTH = 100
@@ -152,22 +157,26 @@ _progress = ProgressLine()
 def _scan(args: argparse.Namespace, kinds: frozenset[EnvKind]) -> Inventory:
     from envtui.inspectors.discovery import scan
 
-    interactive = sys.stderr.isatty() and not args.json
-    try:
-        return scan(_context(args, kinds), refresh=args.refresh,
-                    progress=_progress.show if interactive else None)
-    finally:
-        _progress.clear()
+    with _progress_for(args) as progress:
+        return scan(_context(args, kinds), refresh=args.refresh, progress=progress)
 
 
 def _summaries(args: argparse.Namespace, kinds: frozenset[EnvKind], *,
-               check: bool) -> Any:
+               check: bool) -> SummaryInventory:
+    """Like _scan, without packages: what `list` and `check` print (see summaries.py)."""
     from envtui.inspectors.summaries import summaries
 
+    with _progress_for(args) as progress:
+        return summaries(_context(args, kinds), check=check, refresh=args.refresh,
+                         progress=progress)
+
+
+@contextlib.contextmanager
+def _progress_for(args: argparse.Namespace) -> Iterator[Progress | None]:
+    """The progress line for people at a terminal (none with --json), cleared after."""
     interactive = sys.stderr.isatty() and not args.json
     try:
-        return summaries(_context(args, kinds), check=check, refresh=args.refresh,
-                         progress=_progress.show if interactive else None)
+        yield _progress.show if interactive else None
     finally:
         _progress.clear()
 
@@ -214,7 +223,7 @@ def _print_table(header: list[str] | None, rows: list[list[str]], indent: str = 
         print(indent + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
 
 
-def _print_scan_problems(inv: Inventory | Any) -> None:
+def _print_scan_problems(inv: Inventory | SummaryInventory) -> None:
     """Problems with the scan itself go to stderr, keeping stdout to the listing."""
     for problem in inv.problems:
         print(f"envtui: {printable(str(problem))}", file=sys.stderr)

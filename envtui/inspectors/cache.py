@@ -11,7 +11,6 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -49,6 +48,8 @@ class Cache:
 
     def store(self, namespace: str, key: str, value: Any) -> None:
         """Store `value` under `key`; failures to write are ignored (the cache is optional)."""
+        import tempfile  # here: a warm run stores nothing, and the import is not free
+
         path = self._path(namespace, key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -222,6 +222,17 @@ def inspect(loc: Location, insp: Inspector, cache: Cache | None,
     """
     try:
         fp = insp.fingerprint(loc) if cache else None
+    except Exception as e:  # one bad environment must not end the scan
+        return _failed(loc, e)
+    return inspect_fingerprinted(loc, insp, cache, fp, refresh, sizes=sizes)
+
+
+def inspect_fingerprinted(loc: Location, insp: Inspector, cache: Cache | None,
+                          fp: str | None, refresh: bool = False, *,
+                          sizes: bool = True) -> Environment:
+    """`inspect` for a caller that already has the location's fingerprint (None: do not
+    cache)."""
+    try:
         key = f"{loc.kind}:{loc.ref}"
         if cache and fp is not None and not refresh:
             hit = cache.load("env", key)

@@ -11,24 +11,21 @@ whose fingerprint moved is read again (through the per-environment cache) and su
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 from envtui import __version__
 from envtui.inspectors.base import Inspector, Location, ScanContext
-from envtui.inspectors.cache import FORMAT, Cache
+from envtui.inspectors.cache import Cache
 from envtui.inspectors.discovery import (
     ENGINE_KINDS,
     KIND_ORDER,
     Progress,
     find_locations,
-    inspect,
+    inspect_fingerprinted,
     read_all,
 )
 from envtui.model import (
@@ -40,7 +37,7 @@ from envtui.model import (
     problem_from_dict,
 )
 
-FILE = "summaries.json"
+NAMESPACE = "summaries"
 
 
 @dataclass(frozen=True)
@@ -114,24 +111,24 @@ def summarize(env: Environment, *, sized: bool, check: bool) -> Summary:
 
 
 class SummaryStore:
-    """The summaries file: {location key: {fingerprint, summary}}, for this envtui version.
+    """The summaries of every environment seen, one entry of the persistent cache:
+    {location key: {fingerprint, summary}}, for this envtui version.
 
-    Written atomically when something changed; two envtui runs writing at once lose one
-    run's new entries, which the next run makes again.
+    Saved when something changed; two envtui runs saving at once lose one run's new
+    entries, which the next run makes again.
     """
 
-    def __init__(self, cache_dir: Path) -> None:
-        self.path = cache_dir / f"v{FORMAT}" / FILE
+    KEY = "every environment"
+
+    def __init__(self, cache: Cache) -> None:
+        self.cache = cache
         self.entries: dict[str, dict[str, Any]] = {}
         self.changed = False
         self.lock = threading.Lock()
-        try:
-            with open(self.path, "rb") as f:
-                data = json.load(f)
-            if data.get("version") == __version__ and isinstance(data.get("entries"), dict):
-                self.entries = data["entries"]
-        except (OSError, ValueError, AttributeError):
-            pass  # no file yet, or a corrupt one: every environment is a miss
+        stored = cache.load(NAMESPACE, self.KEY)
+        if (isinstance(stored, dict) and stored.get("version") == __version__
+                and isinstance(stored.get("entries"), dict)):
+            self.entries = stored["entries"]
 
     def get(self, key: str, fingerprint: str) -> Summary | None:
         entry = self.entries.get(key)
@@ -148,7 +145,7 @@ class SummaryStore:
             self.changed = True
 
     def save(self, seen: Iterable[str], scanned: frozenset[EnvKind], engine_seen: bool) -> None:
-        """Write the file if anything changed, dropping entries for environments that are
+        """Store the entries if anything changed, dropping those of environments that are
         gone: a prefix no longer there, or a Docker object the engine no longer lists."""
         if not self.changed:
             return
@@ -162,20 +159,7 @@ class SummaryStore:
                 if kind in scanned and kind not in (EnvKind.VENV, EnvKind.CONDA) and engine_seen:
                     continue
             keep[key] = entry
-        import tempfile
-
-        body = {"version": __version__, "entries": keep}
-        tmp = None
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".tmp-", suffix=".json")
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(json.dumps(body, separators=(",", ":")))  # dumps: the C encoder
-            os.replace(tmp, self.path)
-        except OSError:  # the cache is optional
-            if tmp:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
+        self.cache.store(NAMESPACE, self.KEY, {"version": __version__, "entries": keep})
 
 
 @dataclass(frozen=True)
@@ -196,31 +180,36 @@ def summaries(ctx: ScanContext, *, check: bool = False, refresh: bool = False,
     """
     ctx = ctx.fresh()
     cache = Cache(ctx.cache_dir)
-    store = SummaryStore(ctx.cache_dir)
+    store = SummaryStore(cache)
     need_sizes = not check
     found = find_locations(ctx, progress, cancelled)
     done: list[Summary] = []
     todo: list[tuple[Location, Inspector]] = []
     fingerprints: dict[str, str | None] = {}
+    hits: dict[str, Summary] = {}
     for loc, insp in found:  # the warm path: a few stats per environment, nothing read
         key = f"{loc.kind}:{loc.ref}"
-        fp = fingerprints[key] = insp.fingerprint(loc)
+        try:
+            fp = fingerprints[key] = insp.fingerprint(loc)
+        except Exception:  # read() turns the failure into a listed, unreadable environment
+            fp = fingerprints[key] = None
         hit = store.get(key, fp) if fp is not None and not refresh else None
         if hit and (hit.sized or not need_sizes) and (hit.check is not None or not check):
             done.append(hit)
-        else:
-            todo.append((loc, insp))
+            continue
+        if hit:
+            hits[key] = hit
+        todo.append((loc, insp))
 
     def read(loc: Location, insp: Inspector) -> Summary:
         key = f"{loc.kind}:{loc.ref}"
-        fp = fingerprints[key]
-        hit = store.get(key, fp) if fp is not None and not refresh else None
+        fp, hit = fingerprints[key], hits.get(key)
         if hit and (hit.sized or not need_sizes):
             # Listed before, never checked: only the check is new.
-            env = inspect(loc, insp, cache, sizes=False)
+            env = inspect_fingerprinted(loc, insp, cache, fp, sizes=False)
             summary = replace(hit, check=summarize(env, sized=False, check=True).check)
         else:
-            env = inspect(loc, insp, cache, refresh, sizes=need_sizes)
+            env = inspect_fingerprinted(loc, insp, cache, fp, refresh, sizes=need_sizes)
             summary = summarize(env, sized=need_sizes, check=check)
             if hit and summary.check is None:  # same fingerprint: the old check still holds
                 summary = replace(summary, check=hit.check)
