@@ -322,6 +322,12 @@ def _build_conda(root: Path, home: Path, uv: Uv, plans: list[set[str]],
     return [str(p.relative_to(root)) for p in prefixes]
 
 
+def image_key(root: Path) -> str:
+    """The label value of a machine's images: its folder's name and a hash of its path, so
+    machines built in two cache folders (parallel test runs) never share images."""
+    return f"{root.name}-{hashlib.sha256(str(root).encode()).hexdigest()[:8]}"
+
+
 def _ensure_images(fixture: MachineFixture, progress: Callable[[str], None]) -> None:
     try:
         import docker
@@ -329,7 +335,7 @@ def _ensure_images(fixture: MachineFixture, progress: Callable[[str], None]) -> 
         client.ping()
     except Exception:  # no engine: the machine has no images, as many don't
         return
-    key = fixture.root.name
+    key = image_key(fixture.root)
     found = client.images.list(filters={"label": f"{IMAGE_LABEL}={key}"})
     if len(found) < IMAGES:
         progress(f"{IMAGES} Docker images with a site-packages")

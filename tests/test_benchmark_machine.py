@@ -18,7 +18,9 @@ from benchmarks.machine import (
     SMALLEST,
     build_machine,
     closures,
+    image_key,
     load_releases,
+    machine_key,
 )
 from tests.envfactory import site_packages
 
@@ -26,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 GROUPS = {"check", "pip", "list", "tree", "tui"}
 
 
-def _remove_bench_images(key_prefix: str) -> None:
+def _remove_bench_images(key: str) -> None:
     if not os.environ.get("DOCKER_HOST"):
         return
     import docker
@@ -34,7 +36,7 @@ def _remove_bench_images(key_prefix: str) -> None:
     client = docker.from_env(timeout=30)
     try:
         for image in client.images.list(filters={"label": IMAGE_LABEL}):
-            if str(image.labels.get(IMAGE_LABEL, "")).startswith(key_prefix):
+            if image.labels.get(IMAGE_LABEL) == key:
                 client.images.remove(image.id, force=True)
     finally:
         client.close()
@@ -49,7 +51,7 @@ def smoke(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--smoke", "--json"],
             cwd=cache, env=env, capture_output=True, text=True, timeout=600)
     finally:
-        _remove_bench_images("machine-3-")
+        _remove_bench_images(image_key(cache / f"machine-3-{machine_key(3)}"))
     assert proc.returncode == 0, proc.stderr[-2000:]
     result: dict[str, Any] = json.loads(proc.stdout)
     result["cache"] = str(cache)
