@@ -44,8 +44,10 @@ def test_envtui_in_a_real_terminal(terminal: tuple[Tmux, Path, Path]) -> None:
     tmux, venv, status = terminal
     tmux.start(envtui_command([], status), WIDTH, HEIGHT)
 
+    # The footer can paint a frame after the table when the scan is quick: wait for both.
     screen = tmux.wait_for(
-        lambda s: VENV_NAME in s and "Scanning" not in s, "the scanned venv to be listed"
+        lambda s: VENV_NAME in s and "Scanning" not in s and "Quit" in s,
+        "the scanned venv to be listed, with the footer",
     )
     assert "Virtual environments (1)" in screen
     assert "1 environment ·" in screen
