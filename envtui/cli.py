@@ -39,7 +39,36 @@ class UsageError(Exception):
     """Bad input from the user: printed as one line, exit status 2."""
 
 
-def _parser() -> argparse.ArgumentParser:
+# The subcommands defined in other modules, and where. Each start of envtui builds the parser
+# of the command it was given only (or of none), importing only that command's module.
+_COMMAND_MODULES = {
+    "resolve": "cli_fix", "fix": "cli_fix", "undo": "cli_fix",
+    "export": "cli_exchange", "import": "cli_exchange", "diff": "cli_exchange",
+    "image": "cli_image",
+    "df": "cli_cleanup", "rm": "cli_cleanup", "prune": "cli_cleanup", "container": "cli_cleanup",
+}
+_CORE_COMMANDS = ("list", "show", "tree", "check")
+_ALL = "*"
+
+
+def _command_in(argv: Sequence[str]) -> str:
+    """The command `argv` names: "" when none, `_ALL` when the whole parser is needed (top-level
+    help, or a word that is no command, for argparse's own error naming the choices)."""
+    skip = False
+    for token in argv:
+        if skip:
+            skip = False
+        elif token in ("-h", "--help"):
+            return _ALL
+        elif token == "--demo-dir":
+            skip = True
+        elif not token.startswith("-"):
+            return token if token in _CORE_COMMANDS or token in _COMMAND_MODULES else _ALL
+    return ""
+
+
+def _parser(command: str = _ALL) -> argparse.ArgumentParser:
+    """The command line's parser, with the subcommand `command` only (`_ALL`: every one)."""
     p = argparse.ArgumentParser(
         prog="envtui",
         description="Find, inspect and share every Python environment on this machine. "
@@ -62,15 +91,52 @@ def _parser() -> argparse.ArgumentParser:
                         help="re-read every environment, ignoring and then updating the cache")
         sp.add_argument("--json", action="store_true", help="machine-readable output")
 
-    ls = sub.add_parser("list", help="every environment on the machine")
-    ls.add_argument("--kind", action="append", choices=[k.value for k in EnvKind],
-                    help="only this kind (repeatable)")
-    scan_options(ls)
-    show = sub.add_parser("show", help="one environment with its packages")
-    show.add_argument("env", metavar="ENV",
-                      help="a path, a unique name, image:REF or container:NAME")
-    scan_options(show)
+    def wanted(name: str) -> bool:
+        return command in (_ALL, name)
 
+    if wanted("list"):
+        ls = sub.add_parser("list", help="every environment on the machine")
+        ls.add_argument("--kind", action="append", choices=[k.value for k in EnvKind],
+                        help="only this kind (repeatable)")
+        scan_options(ls)
+    if wanted("show"):
+        show = sub.add_parser("show", help="one environment with its packages")
+        show.add_argument("env", metavar="ENV",
+                          help="a path, a unique name, image:REF or container:NAME")
+        scan_options(show)
+    if wanted("tree"):
+        _tree_parser(sub, scan_options)
+    if wanted("check"):
+        check = sub.add_parser(
+            "check", help="dependency problems of environments (all when none is named)")
+        check.add_argument("targets", nargs="*", metavar="ENV|PATH",
+                           help="environments (path, name, KIND:NAME) or project directories "
+                                "/ requirement files; every environment when none is given")
+        scan_options(check)
+
+    def needs(module: str) -> bool:
+        return any(wanted(name) for name, m in _COMMAND_MODULES.items() if m == module)
+
+    if needs("cli_fix"):
+        from envtui import cli_fix
+
+        cli_fix.add_parsers(sub, scan_options)
+    if needs("cli_exchange"):
+        from envtui import cli_exchange, cli_fix
+
+        cli_exchange.add_parsers(sub, scan_options, cli_fix.add_index_options)
+    if needs("cli_image"):
+        from envtui import cli_image
+
+        cli_image.add_parsers(sub)
+    if needs("cli_cleanup"):
+        from envtui import cli_cleanup
+
+        cli_cleanup.add_parsers(sub, scan_options)
+    return p
+
+
+def _tree_parser(sub: Any, scan_options: Any) -> None:
     tree = sub.add_parser("tree", help="an environment's dependency tree")
     tree.add_argument("env", metavar="ENV",
                       help="a path, a unique name, KIND:NAME (image:REF, container:NAME)")
@@ -82,21 +148,6 @@ def _parser() -> argparse.ArgumentParser:
                       default="text", help="output format; mermaid, dot and cyclonedx-json "
                       "are rendered by pipdeptree from the site-packages (default: text)")
     scan_options(tree)
-
-    check = sub.add_parser(
-        "check", help="dependency problems of environments (all when none is named)")
-    check.add_argument("targets", nargs="*", metavar="ENV|PATH",
-                       help="environments (path, name, KIND:NAME) or project directories / "
-                            "requirement files; every environment when none is given")
-    scan_options(check)
-
-    from envtui import cli_cleanup, cli_exchange, cli_fix, cli_image
-
-    cli_fix.add_parsers(sub, scan_options)
-    cli_exchange.add_parsers(sub, scan_options, cli_fix.add_index_options)
-    cli_image.add_parsers(sub)
-    cli_cleanup.add_parsers(sub, scan_options)
-    return p
 
 
 def _depth(text: str) -> int:
@@ -443,7 +494,9 @@ def _is_environment(path: Path) -> bool:
 def main(argv: Sequence[str] | None = None) -> int:
     from envtui.config import ConfigError
 
-    args = _parser().parse_args(argv)
+    if argv is None:
+        argv = sys.argv[1:]
+    args = _parser(_command_in(argv)).parse_args(argv)
     try:
         if args.command == "list":
             return cmd_list(args)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from envtui import cli
 from tests.envfactory import make_venv
 
 
@@ -77,6 +79,43 @@ def test_core_never_imports_textual_or_docker_for_venvs() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.split()
     assert out == ["False", "False"]
+
+
+def test_list_and_check_load_only_their_own_command(home: Path) -> None:
+    """Every start pays for its imports: `list` and `check` build their own parser only."""
+    make_venv(home / "w" / "solo", "venv")
+    env = {**os.environ, "DOCKER_HOST": f"unix://{home}/no-engine.sock"}
+    code = ("import sys; from envtui.cli import main; main(sys.argv[1:]); "
+            "print('modules:', *sorted(sys.modules), file=sys.stderr)")
+    heavy = {"textual", "docker", "envtui.cli_fix", "envtui.cli_exchange", "envtui.cli_image",
+             "envtui.cli_cleanup", "envtui.inspectors.docker_contents", "tarfile", "rattler"}
+    for command in (["list", "--json"], ["check"]):
+        for _ in range(2):  # cold, then warm
+            proc = subprocess.run([sys.executable, "-c", code, *command, "--root",
+                                   str(home / "w")], capture_output=True, text=True, env=env)
+            assert proc.returncode in (0, 1), proc.stderr
+            loaded = set(proc.stderr.rpartition("modules:")[2].split())
+            assert "envtui.inspectors.venv" in loaded
+            assert not heavy & loaded, (command, heavy & loaded)
+
+
+def test_help_and_errors_still_know_every_command() -> None:
+    commands = ("list", "show", "tree", "check", "resolve", "fix", "undo", "export", "diff",
+                "import", "image", "df", "rm", "prune", "container")
+    top = subprocess.run([sys.executable, "-m", "envtui", "--help"], capture_output=True,
+                         text=True, check=True).stdout
+    assert all(f"    {c} " in top for c in commands), top
+    wrong = subprocess.run([sys.executable, "-m", "envtui", "lsit"], capture_output=True,
+                           text=True)
+    assert wrong.returncode == 2 and "invalid choice: 'lsit'" in wrong.stderr
+    assert "'container'" in wrong.stderr
+    for command in commands:
+        sub = subprocess.run([sys.executable, "-m", "envtui", command, "--help"],
+                             capture_output=True, text=True)
+        assert sub.returncode == 0 and sub.stdout.startswith(f"usage: envtui {command}"), command
+    # --demo-dir's value is not a command, even when it is spelt like one.
+    assert cli._command_in(["--demo-dir", "list"]) == ""
+    assert cli._command_in(["--demo", "check", "--json"]) == "check"
 
 
 def test_scan_problems_do_not_pile_up_across_scans(home: Path) -> None:

@@ -1,7 +1,8 @@
 """The small unix-socket engine client, against docker-py on the same REAL engine.
 
-Its answers must be docker-py's (same IDs, tags, containers, states), a dead engine must read
-exactly as it did when docker-py was asked, and a warm listing must not import docker-py.
+Its answers must be docker-py's (same IDs, tags, containers, states, image archives), a dead
+engine must read exactly as it did when docker-py was asked, and listing and reading images
+must not import docker-py.
 The broken engines are real AF_UNIX sockets: a missing path, a socket nobody listens on, one
 only root may use, a server that never answers and one that answers 404.
 """
@@ -90,6 +91,34 @@ def test_engine_error_reads_as_docker_py(clients: tuple[SocketClient, Any]) -> N
     assert str(mine.value) == str(theirs.value)
     assert mine.value.explanation == theirs.value.explanation
     assert mine.value.status_code == theirs.value.status_code == 404
+
+
+@pytest.mark.docker
+def test_image_archive_streams_as_docker_py(docker_world: DockerWorld,
+                                             clients: tuple[SocketClient, Any]) -> None:
+    """`docker save` through the small client: the same archive, read the same way, and a
+    missing image fails at once with docker-py's words."""
+    import docker.errors
+
+    from envtui.inspectors.image_layers import buffered, read_image_archive
+
+    small, api = clients
+    for name in ("multi", "egg"):
+        image_id = docker_world.images[name]
+        mine, theirs = small.get_image(image_id, 60), api.get_image(image_id)
+        ours = read_image_archive(buffered(mine), image_id).contents()
+        docker_pys = read_image_archive(buffered(theirs), image_id).contents()
+        assert ours.to_json() == docker_pys.to_json()
+        assert ours.deduped()[0], name  # packages were read, not just nothing twice
+    # Hanging up part-way closes the connection (the engine sees the reader go).
+    partial = small.get_image(docker_world.images["multi"], 60)
+    assert next(partial)
+    partial.close()
+    with pytest.raises(EngineHTTPError) as missing:
+        small.get_image("envtui-no-such-image", 60)
+    with pytest.raises(docker.errors.NotFound) as expected:
+        next(api.get_image("envtui-no-such-image"))  # docker-py raises at the first read
+    assert str(missing.value) == str(expected.value)
 
 
 # --- a dead engine reads as before -----------------------------------------------------
@@ -224,7 +253,7 @@ def test_permission_denied_reads_as_before() -> None:
         shutil.rmtree(d, ignore_errors=True)
 
 
-# --- a warm listing does without docker-py ---------------------------------------------
+# --- listing and reading images do without docker-py ---------------------------------------------
 
 _LIST_AND_MODULES = """
 import sys
@@ -238,7 +267,8 @@ finally:
 
 
 @pytest.mark.docker
-def test_warm_listing_does_not_import_docker_py(docker_world: DockerWorld, home: Path) -> None:
+def test_listing_and_reading_images_do_not_import_docker_py(docker_world: DockerWorld,
+                                                          home: Path) -> None:
     env = {**os.environ, "DOCKER_HOST": docker_world.host}
 
     def listing() -> tuple[set[str], set[str]]:
@@ -247,9 +277,10 @@ def test_warm_listing_does_not_import_docker_py(docker_world: DockerWorld, home:
         assert proc.returncode == 0, proc.stderr[-2000:]
         return {e["id"] for e in json.loads(proc.stdout)}, set(proc.stderr.split())
 
-    seen, modules = listing()  # cold: reads every image's layers (docker-py) into the cache
+    seen, modules = listing()  # cold: streams every image's layers into the cache
     assert set(docker_world.images.values()) <= seen
-    assert "docker" in modules
+    assert "envtui.inspectors.docker_contents" in modules  # layers were read ...
+    assert not {m for m in modules if m.split(".")[0] in ("docker", "requests", "urllib3")}
     # Other tests may add images meanwhile, which a run must read; a run that lists only
     # images an earlier run cached is warm.
     for _ in range(4):

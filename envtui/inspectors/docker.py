@@ -25,7 +25,8 @@ the whole filesystem; `last_used` is its last start or finish, an image's the ne
 its containers' (null when none ever ran).
 
 docker-py is imported only when something needs it (a unix:// engine is listed without it,
-see engine_socket): startup time matters.
+see engine_socket), and the reading of images and containers lives in docker_contents,
+imported only when one is read: every scan lists the engine, and startup time matters.
 """
 
 from __future__ import annotations
@@ -34,31 +35,19 @@ import contextlib
 import errno
 import hashlib
 import json
-import tarfile
 import threading
-from collections.abc import Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from envtui.inspectors.base import Inspector, Location, ScanContext
 from envtui.inspectors.cache import Cache
-from envtui.inspectors.image_layers import (
-    ArchiveError,
-    FileBlob,
-    SiteContents,
-    StreamError,
-    buffered,
-    is_inspected_entry,
-    overlay,
-    read_image_archive,
-    read_tree,
-    site_contents,
-    site_entry,
-)
 from envtui.model import Environment, EnvKind, Problem, ProblemKind
+
+if TYPE_CHECKING:
+    from envtui.inspectors.image_layers import SiteContents
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 CONNECT_TIMEOUT = 3.0
@@ -124,14 +113,15 @@ def _current_context(config_dir: Path) -> str | None:
     try:
         with open(config_dir / "config.json", "rb") as f:
             config = json.load(f)
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None  # no or unreadable config: the CLI then uses the default context too
     name = config.get("currentContext") if isinstance(config, dict) else None
     return name if isinstance(name, str) else None
 
 
 def _context_endpoint(config_dir: Path, name: str) -> Endpoint:
-    digest = hashlib.sha256(name.encode()).hexdigest()
+    # "replace": a JSON "\ud800" cannot be encoded; the context then simply is not found.
+    digest = hashlib.sha256(name.encode("utf-8", "replace")).hexdigest()
     meta_path = config_dir / "contexts" / "meta" / digest / "meta.json"
     source = f"docker context {name!r}"
     try:
@@ -139,7 +129,7 @@ def _context_endpoint(config_dir: Path, name: str) -> Endpoint:
             meta = json.load(f)
         docker_ep = meta["Endpoints"]["docker"]
         url = str(docker_ep["Host"])
-    except (OSError, ValueError, KeyError, TypeError) as e:
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as e:
         raise EngineError(
             f"{source} cannot be read ({meta_path}: {_short(e)}); run `docker context use "
             "default` or set DOCKER_HOST to the engine to use"
@@ -279,6 +269,15 @@ class Engine:
                 self._bulk = self._docker_py(self.api_version, STREAM_TIMEOUT)
             return self._bulk
 
+    def image_archive(self, image_id: str) -> Generator[bytes, None, None]:
+        """The image's archive (`docker save`) as it arrives; close() hangs up. A unix://
+        engine streams it through the small client, sparing the import of docker-py."""
+        from envtui.inspectors.engine_socket import SocketClient
+
+        if isinstance(self.lister, SocketClient):
+            return self.lister.get_image(image_id, STREAM_TIMEOUT)
+        return self.bulk.get_image(image_id)  # type: ignore[no-any-return]
+
     def close(self) -> None:
         for client in (self.lister, self._api, self._bulk):  # closing twice is harmless
             if client is not None:
@@ -297,6 +296,8 @@ def _container_states(api: Any, containers: list[dict[str, Any]]) -> dict[str, d
 
     if not containers:
         return {}
+    from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(min(8, len(containers)), thread_name_prefix="envtui-docker") as pool:
         return dict(pool.map(state, [str(c["Id"]) for c in containers]))
 
@@ -489,8 +490,10 @@ class DockerInspector(Inspector):
     def _read_container(self, engine: Engine | None, loc: Location) -> Environment:
         d = loc.data
         state = d.get("StateDetail") or {}
+        from envtui.inspectors.docker_contents import container_contents
+
         base = self.image_contents(engine, str(d.get("ImageID", "")))
-        contents, changed = _container_contents(engine, loc.ref, base)
+        contents, changed = container_contents(engine, loc.ref, base)
         packages, problems = contents.deduped()
         return Environment(
             kind=EnvKind.CONTAINER,
@@ -528,119 +531,13 @@ class DockerInspector(Inspector):
         with self._memo.lock_for(image_id):
             known = self._memo.contents.get(image_id)
             if known is None:
-                known = self._load_or_stream(engine, image_id)
+                from envtui.inspectors.docker_contents import load_or_stream
+
+                known = load_or_stream(engine, image_id, self._count_stream)
                 self._memo.contents[image_id] = known
             return known
 
-    def _load_or_stream(self, engine: Engine | None, image_id: str) -> SiteContents:
-        if engine is None:
-            return _unread(image_id, "the Docker engine is not connected")
-        hit = engine.cache.load(CACHE_NAMESPACE, image_id)
-        if isinstance(hit, dict) and hit.get("schema") == CACHE_SCHEMA:
-            with contextlib.suppress(KeyError, TypeError, ValueError):
-                return SiteContents.from_json(hit["contents"])
-        try:
-            contents = self._stream_image(engine, image_id)
-        except (StreamError, ArchiveError) as e:
-            return _unread(image_id, str(e))
-        except Exception as e:  # the engine refused (image gone) or the connection broke
-            return _unread(image_id, _short(e))
-        engine.cache.store(CACHE_NAMESPACE, image_id,
-                           {"schema": CACHE_SCHEMA, "contents": contents.to_json()})
-        return contents
-
-    def _stream_image(self, engine: Engine, image_id: str) -> SiteContents:
+    def _count_stream(self) -> None:
         with self._count_lock:
             self.images_streamed += 1
-        chunks = engine.bulk.get_image(image_id)
-        try:
-            return read_image_archive(buffered(chunks), image_id).contents()
-        finally:
-            # Stops the download if reading ended early; the engine notices the hang-up.
-            with contextlib.suppress(Exception):
-                chunks.close()
 
-
-def _unread(image_id: str, why: str) -> SiteContents:
-    return SiteContents(problems=(Problem(
-        ProblemKind.UNREADABLE,
-        f"image {_short_id(image_id)}: its layers could not be read ({why})"),))
-
-
-# --- a container's own changes ---------------------------------------------------------
-
-
-@dataclass
-class _Changes:
-    """What `docker diff` says about site-packages, sorted out."""
-
-    removed: list[str] = field(default_factory=list)
-    """Deleted paths that held (or were) a site directory of the image."""
-    deleted: set[str] = field(default_factory=set)
-    """Site-packages entries deleted outright."""
-    touched: set[str] = field(default_factory=set)
-    """Site-packages entries added or changed: read them again from the container."""
-
-
-def _sort_changes(changes: Iterable[Mapping[str, Any]], base: SiteContents) -> _Changes:
-    out = _Changes()
-    for change in changes:
-        path = str(change.get("Path", ""))
-        kind = change.get("Kind")  # 0 modified, 1 added, 2 deleted
-        hit = site_entry(path)
-        if hit is None:
-            if kind == 2 and any(s == path or s.startswith(path.rstrip("/") + "/")
-                                 for s in base.site_dirs):
-                out.removed.append(path)
-            continue
-        full = "/".join(hit)
-        if not is_inspected_entry(hit[1]):
-            continue
-        if kind == 2 and path.rstrip("/") == full:
-            out.deleted.add(full)
-        else:
-            out.touched.add(full)
-    out.touched -= out.deleted
-    return out
-
-
-def _container_contents(engine: Engine | None, container_id: str,
-                        base: SiteContents) -> tuple[SiteContents, list[str]]:
-    """The image's contents with the container's own site-packages changes applied."""
-    if engine is None:
-        return base, []
-    try:
-        changes = _sort_changes(engine.lister.diff(container_id) or [], base)
-        files: dict[str, FileBlob] = {}
-        for entry in sorted(changes.touched):
-            files.update(_copy_entry(engine, container_id, entry))
-    except Exception as e:  # the container went away or the engine failed mid-read
-        problem = Problem(ProblemKind.UNREADABLE,
-                          f"container {container_id[:12]}: its changes could not be read "
-                          f"({_short(e)}); showing its image's packages")
-        return overlay(base, removed=(), replaced=(),
-                       update=SiteContents(problems=(problem,))), []
-    update = site_contents(files)
-    replaced = changes.touched | changes.deleted
-    merged = overlay(base, removed=changes.removed, replaced=replaced, update=update)
-    return merged, sorted(replaced | set(changes.removed))
-
-
-def _copy_entry(engine: Engine, container_id: str, entry: str) -> dict[str, FileBlob]:
-    """Read one site-packages entry out of the container (`docker cp`); {} if it is gone."""
-    import docker.errors
-
-    site, _, name = entry.rpartition("/")
-    try:
-        chunks, _stat = engine.bulk.get_archive(container_id, entry)
-    except docker.errors.NotFound:
-        return {}
-    try:
-        if name.startswith("~"):
-            # A leftover only needs to exist; it can be a whole package's worth of files.
-            return {entry.lstrip("/"): FileBlob(is_dir=True)}
-        with tarfile.open(fileobj=buffered(chunks), mode="r|") as tf:
-            return read_tree(tf, root=site.lstrip("/")).files
-    finally:
-        with contextlib.suppress(Exception):
-            chunks.close()

@@ -4,16 +4,16 @@ Hand-written for import cost on the hot path: importing docker-py (requests, url
 takes longer than a whole warm `envtui list`, and listing needs only a few GETs. Even
 http.client is left out: it imports the email package and ssl, some 20 ms more, while one
 GET with `Connection: close` read to the end is a few lines. It answers as docker-py's
-APIClient does for those calls (same requests, same JSON, errors that read the same);
-everything else (streams, changes to the engine, tcp://, ssh:// and TLS engines) stays
-docker-py.
+APIClient does for those calls (same requests, same JSON, errors that read the same), and
+streams an image archive (`docker save`) for reading; everything else (changes to the
+engine, copies out of containers, tcp://, ssh:// and TLS engines) stays docker-py.
 """
 
 from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Mapping
+from collections.abc import Generator, Iterator, Mapping
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -82,19 +82,44 @@ class SocketClient:
         changes = self._get(f"/containers/{_quote(container)}/changes")
         return None if changes is None else list(changes)
 
+    def get_image(self, image: str, timeout: float) -> Generator[bytes, None, None]:
+        """docker-py's get_image: the image's archive (`docker save`) as it arrives, with
+        `timeout` seconds allowed per read. Closing the iterator hangs up on the engine."""
+        target = f"/v{self.api_version}/images/{_quote(image)}/get"
+        sock = self._connect(target, timeout)
+        try:
+            head, _, rest = _read_head(sock).partition(b"\r\n\r\n")
+            status, reason, headers = _parse_head(head)
+            if status >= 400:  # raised here, as docker-py does, not at the first read
+                body = rest + b"".join(iter(lambda: sock.recv(65536), b""))
+                raise EngineHTTPError(status, reason, _BASE_URL + target,
+                                      _explanation(_body(body, headers)))
+        except BaseException:
+            sock.close()
+            raise
+        return _stream_body(_Reader(sock, rest), headers)
+
     def close(self) -> None:
         """Nothing stays open between requests."""
+
+    def _connect(self, target: str, timeout: float) -> socket.socket:
+        request = f"GET {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(timeout)  # as docker-py: one timeout to connect and per read
+            sock.connect(self.path)
+            sock.sendall(request.encode())
+        except BaseException:
+            sock.close()
+            raise
+        return sock
 
     def _get(self, path: str, params: Mapping[str, int] | None = None, *,
              versioned: bool = True) -> Any:
         target = f"/v{self.api_version}{path}" if versioned else path
         if params:
             target += "?" + urlencode(params)
-        request = f"GET {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(self.timeout)  # as docker-py: one timeout to connect and per read
-            sock.connect(self.path)
-            sock.sendall(request.encode())
+        with self._connect(target, self.timeout) as sock:
             raw = b"".join(iter(lambda: sock.recv(65536), b""))  # `close`: the engine hangs up
         status, reason, body = _parse_response(raw)
         if status >= 400:
@@ -102,11 +127,89 @@ class SocketClient:
         return json.loads(body)
 
 
+def _read_head(sock: socket.socket) -> bytes:
+    """The status line and headers, with whatever part of the body came along."""
+    raw = b""
+    while b"\r\n\r\n" not in raw:
+        piece = sock.recv(65536)
+        if not piece:
+            break
+        raw += piece
+        if len(raw) > 1 << 20:
+            raise SocketEngineError("not an HTTP answer: headers over 1 MB")
+    return raw
+
+
+def _stream_body(reader: _Reader, headers: Mapping[str, str]) -> Generator[bytes, None, None]:
+    """A response's body as it arrives; the socket is closed at the end or on close()."""
+    with reader.sock:
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            while size := reader.chunk_size():
+                yield from reader.exactly(size)
+                reader.exactly_bytes(2)  # the CRLF after each chunk
+        elif headers.get("content-length", "").isdigit():
+            yield from reader.exactly(int(headers["content-length"]))
+        else:
+            yield from reader.rest()
+
+
+class _Reader:
+    """Reads of a socket with what was already received in front. `pos` walks through the
+    received bytes instead of slicing off what was read, so a large receive cut into many
+    small chunks is not copied over and over."""
+
+    def __init__(self, sock: socket.socket, pending: bytes) -> None:
+        self.sock = sock
+        self.pending = pending
+        self.pos = 0
+
+    def _more(self) -> None:
+        piece = self.sock.recv(1 << 18)
+        if not piece:
+            raise SocketEngineError("the engine's answer was cut short")
+        self.pending = self.pending[self.pos:] + piece
+        self.pos = 0
+
+    def chunk_size(self) -> int:
+        while (end := self.pending.find(b"\r\n", self.pos)) < 0:
+            if len(self.pending) - self.pos > 4096:
+                raise SocketEngineError("the engine's answer is not valid chunked data")
+            self._more()
+        line = self.pending[self.pos:end]
+        self.pos = end + 2
+        try:
+            return int(line.split(b";")[0], 16)
+        except ValueError:
+            raise SocketEngineError("the engine's answer is not valid chunked data") from None
+
+    def exactly(self, size: int) -> Iterator[bytes]:
+        while size > 0:
+            if self.pos >= len(self.pending):
+                self._more()
+            piece = self.pending[self.pos:self.pos + size]
+            self.pos += len(piece)
+            size -= len(piece)
+            yield piece
+
+    def exactly_bytes(self, size: int) -> bytes:
+        return b"".join(self.exactly(size))
+
+    def rest(self) -> Iterator[bytes]:
+        if self.pos < len(self.pending):
+            yield self.pending[self.pos:]
+        yield from iter(lambda: self.sock.recv(1 << 18), b"")
+
+
 def _parse_response(raw: bytes) -> tuple[int, str, bytes]:
     """Status, reason and body of a whole HTTP/1.1 response."""
-    if not raw:
-        raise SocketEngineError("Remote end closed connection without response")
     head, _, body = raw.partition(b"\r\n\r\n")
+    status, reason, headers = _parse_head(head)
+    return status, reason, _body(body, headers)
+
+
+def _parse_head(head: bytes) -> tuple[int, str, dict[str, str]]:
+    if not head:
+        raise SocketEngineError("Remote end closed connection without response")
     status_line, *header_lines = head.decode("latin-1").split("\r\n")
     proto, _, rest = status_line.partition(" ")
     code, _, reason = rest.partition(" ")
@@ -114,11 +217,15 @@ def _parse_response(raw: bytes) -> tuple[int, str, bytes]:
         raise SocketEngineError(f"not an HTTP answer: {status_line[:80]!r}")
     headers = {k.strip().lower(): v.strip()
                for k, _, v in (line.partition(":") for line in header_lines)}
+    return int(code), reason, headers
+
+
+def _body(body: bytes, headers: Mapping[str, str]) -> bytes:
     if "chunked" in headers.get("transfer-encoding", "").lower():
-        body = _unchunk(body)
-    elif headers.get("content-length", "").isdigit():
-        body = body[:int(headers["content-length"])]
-    return int(code), reason, body
+        return _unchunk(body)
+    if headers.get("content-length", "").isdigit():
+        return body[:int(headers["content-length"])]
+    return body
 
 
 def _unchunk(data: bytes) -> bytes:

@@ -124,13 +124,13 @@ UNMEASURED = DiskUsage(None, None, [])
 """For reads that skip the size walk."""
 
 
-def newest_mtime(paths: Iterable[Path]) -> float | None:
+def newest_mtime(paths: Iterable[str | os.PathLike[str]]) -> float | None:
     """The newest mtime among `paths` that exist (symlinks themselves, not their targets)."""
     newest: float | None = None
     for p in paths:
         try:
             m = os.lstat(p).st_mtime
-        except OSError:
+        except (OSError, ValueError):
             continue
         if newest is None or m > newest:
             newest = m
@@ -144,17 +144,29 @@ def iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, UTC).replace(microsecond=0).isoformat()
 
 
-def activation_evidence(prefix: Path) -> list[Path]:
-    """The prefix, its script directory and activation scripts: touched by use and installs."""
-    out = [prefix]
+_ACTIVATION_SCRIPTS = ("activate", "activate.fish", "activate.csh", "Activate.ps1",
+                      "activate.bat", "python")
+
+
+def newest_use(prefix: str | os.PathLike[str],
+               evidence: Iterable[str | os.PathLike[str]] = ()) -> float | None:
+    """The newest mtime of the prefix, its script directory and activation scripts (touched
+    by use and installs) and `evidence`. A script directory that is absent is not looked
+    into: this runs for every environment on every scan."""
+    newest = newest_mtime([prefix, *evidence])
     for scripts in ("bin", "Scripts"):
-        d = prefix / scripts
-        out.append(d)
-        out += [d / n for n in ("activate", "activate.fish", "activate.csh", "Activate.ps1",
-                                "activate.bat", "python")]
-    return out
+        d = os.path.join(prefix, scripts)
+        try:
+            m = os.lstat(d).st_mtime
+        except (OSError, ValueError):
+            continue
+        inside = newest_mtime([os.path.join(d, n) for n in _ACTIVATION_SCRIPTS])
+        for value in (m, inside):
+            if value is not None and (newest is None or value > newest):
+                newest = value
+    return newest
 
 
 def last_used(prefix: Path, evidence: Iterable[Path] = ()) -> str | None:
     """ISO 8601 time of the newest evidence of use, or None when nothing could be read."""
-    return iso(newest_mtime([*activation_evidence(prefix), *evidence]))
+    return iso(newest_use(prefix, evidence))

@@ -24,30 +24,34 @@ from envtui.model import Package, Problem, ProblemKind
 KNOWN_PTH = ("distutils-precedence.pth", "_virtualenv.pth")
 
 
-def site_packages_dirs(prefix: Path) -> list[Path]:
+def site_packages_dirs(prefix: Path | str) -> list[Path]:
     """Every site-packages directory of a prefix, POSIX and Windows layouts alike.
 
     POSIX: lib/pythonX.Y/site-packages (and lib64/ when it is a separate directory);
     Windows: Lib/site-packages. Sorted so the choice among duplicates is deterministic.
     """
-    found: list[Path] = []
+    return [Path(sp) for sp in site_packages_paths(str(prefix))]
+
+
+def site_packages_paths(prefix: str) -> list[str]:
+    """`site_packages_dirs` as plain strings, for the fingerprints that run on every scan."""
+    found: list[str] = []
     seen: set[tuple[int, int]] = set()
+    join = os.path.join
     for lib in ("lib", "lib64", "Lib"):
-        libdir = prefix / lib
-        candidates: list[Path] = []
+        libdir = join(prefix, lib)
         if lib == "Lib":
-            candidates.append(libdir / "site-packages")
+            candidates = [join(libdir, "site-packages")]
         else:
             try:
-                with os.scandir(libdir) as it:
-                    names = sorted(e.name for e in it if e.name.startswith(("python", "pypy")))
-            except OSError:
+                names = sorted(n for n in os.listdir(libdir) if n.startswith(("python", "pypy")))
+            except (OSError, ValueError):
                 continue
-            candidates += [libdir / n / "site-packages" for n in names]
+            candidates = [join(libdir, n, "site-packages") for n in names]
         for sp in candidates:
             try:
-                st = sp.stat()
-            except OSError:
+                st = os.stat(sp)
+            except (OSError, ValueError):
                 continue
             if (st.st_dev, st.st_ino) not in seen:
                 seen.add((st.st_dev, st.st_ino))
@@ -78,6 +82,28 @@ def _read_small(path: str | Path) -> bytes | None:
         os.close(fd)
 
 
+def _record_damage(path: str) -> str | None:
+    """How a RECORD is not whole: "missing", "truncated" (installers end every row with a
+    newline, so a RECORD that does not was cut short while being written) or None.
+
+    Reads one byte: this runs for every distribution. Per the PyPA spec a distribution
+    without a whole RECORD must not be uninstalled or upgraded by tools.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return "missing"
+    except OSError:
+        return None  # there, but not ours to judge (permission denied, ...)
+    try:
+        size = os.fstat(fd).st_size
+        return "truncated" if size and os.pread(fd, 1, size - 1) != b"\n" else None
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
 def _headers_from(path: str | Path) -> tuple[bytes, bool]:
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
@@ -100,9 +126,9 @@ def read_dist_info(path: str) -> Package:
     except OSError as e:
         header, complete = b"", True
         extra.append(Problem(ProblemKind.UNREADABLE, f"{path}: unreadable ({e.strerror})"))
-    if not extra and not os.path.exists(f"{path}/RECORD"):
+    if not extra and (record := _record_damage(f"{path}/RECORD")):
         extra.append(Problem(ProblemKind.INCOMPLETE,
-                             f"{dirname}: RECORD missing (incomplete install)"))
+                             f"{dirname}: RECORD {record} (incomplete install)"))
     pkg = package_from_headers(
         parse_headers(header, complete=complete),
         dirname=dirname,
@@ -212,25 +238,37 @@ def dedupe(packages: Iterable[Package]) -> tuple[tuple[Package, ...], list[Probl
 _METADATA_SUFFIXES = (".dist-info", ".egg-info", ".egg-link", ".pth")
 
 
-def fingerprint(sps: Iterable[Path]) -> str:
+def fingerprint(sps: Iterable[Path | str]) -> str:
     """Changes whenever a scan of these site-packages directories could change.
 
     Each directory's own mtime moves when a distribution is added or removed; each
     metadata directory's mtime moves when a file in it (RECORD, INSTALLER, ...) is added,
-    removed or renamed. Only metadata entries are stat'ed, not the packages' code.
+    removed or renamed. Only metadata entries are stat'ed, not the packages' code. This
+    runs for every environment on every scan, hence the directory descriptor (the kernel
+    resolves one name per stat, not the whole path) and no per-entry strings.
     """
-    parts: list[str] = []
+    digest = hashlib.sha256()
+    stat = os.stat
     for sp in sps:
         try:
-            with os.scandir(sp) as it:
-                for e in it:
-                    if e.name.endswith(_METADATA_SUFFIXES) or e.name.startswith("~"):
-                        try:
-                            parts.append(f"{e.name}:{e.stat(follow_symlinks=False).st_mtime_ns}")
-                        except OSError:
-                            parts.append(f"{e.name}:?")
-            parts.append(f"{sp}:{os.stat(sp).st_mtime_ns}")
+            fd = os.open(sp, os.O_RDONLY | os.O_DIRECTORY)
+        except (OSError, ValueError):
+            digest.update(f"{sp}:?\n".encode("utf-8", "surrogateescape"))
+            continue
+        try:
+            names = sorted(n for n in os.listdir(fd)
+                           if n.endswith(_METADATA_SUFFIXES) or n.startswith("~"))
+            mtimes: list[int] = []
+            for name in names:
+                try:
+                    mtimes.append(stat(name, dir_fd=fd, follow_symlinks=False).st_mtime_ns)
+                except OSError:
+                    mtimes.append(-1)
+            digest.update(f"{sp}:{os.fstat(fd).st_mtime_ns}\n{mtimes}\n".encode(
+                "utf-8", "surrogateescape"))
+            digest.update("\n".join(names).encode("utf-8", "surrogateescape"))
         except OSError:
-            parts.append(f"{sp}:?")
-    digest = hashlib.sha256("\n".join(sorted(parts)).encode("utf-8", "surrogateescape"))
+            digest.update(f"{sp}:?\n".encode("utf-8", "surrogateescape"))
+        finally:
+            os.close(fd)
     return digest.hexdigest()[:32]

@@ -23,6 +23,7 @@ from envtui.inspectors.sitepackages import (
     python_from_site_packages,
     scan_site_packages,
     site_packages_dirs,
+    site_packages_paths,
 )
 from envtui.model import Environment, EnvKind, Package, Problem, ProblemKind
 from envtui.resolver.journal import interrupted_fix, interrupted_state
@@ -38,11 +39,12 @@ PROJECT_MARKERS = (
 PROJECT_ENV_NAMES = (".venv", "venv")
 
 
-def read_pyvenv_cfg(path: Path) -> dict[str, str]:
+def read_pyvenv_cfg(path: Path | str) -> dict[str, str]:
     """`key = value` lines of pyvenv.cfg, keys lower-cased; unreadable -> empty."""
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            text = f.read()
+    except (OSError, ValueError):
         return {}
     return parse_pyvenv_cfg(text)
 
@@ -74,12 +76,13 @@ def manager_from_cfg(cfg: Mapping[str, str]) -> str:
     return "venv"
 
 
-def project_manager(prefix: Path) -> str | None:
+def project_manager(prefix: Path | str) -> str | None:
     """The tool whose lock/manifest sits beside a project `.venv` / `venv`."""
-    if prefix.name not in PROJECT_ENV_NAMES:
+    parent, name = os.path.split(os.fspath(prefix))
+    if name not in PROJECT_ENV_NAMES:
         return None
     for filename, manager in PROJECT_MARKERS:
-        if (prefix.parent / filename).exists():
+        if os.path.exists(os.path.join(parent, filename)):
             return manager
     return None
 
@@ -91,17 +94,17 @@ def env_name(prefix: Path, hint: str | None) -> str:
     return prefix.name
 
 
-def _interpreter_links(prefix: Path) -> list[Path]:
-    return [prefix / "bin" / "python", prefix / "Scripts" / "python.exe"]
+def _interpreter_links(prefix: Path | str) -> list[str]:
+    return [os.path.join(prefix, "bin", "python"), os.path.join(prefix, "Scripts", "python.exe")]
 
 
-def broken_reason(prefix: Path, cfg: Mapping[str, str]) -> str | None:
+def broken_reason(prefix: Path | str, cfg: Mapping[str, str]) -> str | None:
     """Why the env cannot run any more, or None. Reads links; never runs anything."""
     home = cfg.get("home")
-    if home and not Path(home).is_dir():
+    if home and not os.path.isdir(home):
         return f"base interpreter missing (pyvenv.cfg home {home} does not exist)"
     links = [p for p in _interpreter_links(prefix) if os.path.lexists(p)]
-    if links and not any(p.exists() for p in links):
+    if links and not any(os.path.exists(p) for p in links):
         return f"base interpreter missing ({links[0]} is a dangling link)"
     if not home and not links:
         return "no interpreter and no home in pyvenv.cfg"
@@ -154,19 +157,20 @@ class VenvInspector(Inspector):
         return None
 
     def fingerprint(self, loc: Location) -> str | None:
-        prefix = Path(loc.ref)
-        cfg_path = prefix / "pyvenv.cfg"
+        # Plain strings and os calls: this runs for every venv on every scan.
+        prefix = loc.ref
+        cfg_path = os.path.join(prefix, "pyvenv.cfg")
         try:
-            st = cfg_path.stat()
-        except OSError:
+            st = os.stat(cfg_path)
+        except (OSError, ValueError):
             return None
         cfg = read_pyvenv_cfg(cfg_path)
-        sps = site_packages_dirs(prefix)
+        sps = site_packages_paths(prefix)
         # Everything read() depends on that can change without pyvenv.cfg changing:
         # installs (site-packages mtimes), use (activation evidence), the base interpreter.
         parts = [
             str(st.st_mtime_ns), str(st.st_size), str(broken_reason(prefix, cfg)),
-            str(fsinfo.newest_mtime([*fsinfo.activation_evidence(prefix), *sps])),
+            str(fsinfo.newest_use(prefix, sps)),
             str(project_manager(prefix)), str(loc.hint), sitepackages.fingerprint(sps),
             interrupted_state(prefix),
         ]

@@ -14,7 +14,6 @@ import contextlib
 import errno
 import json
 import os
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -107,7 +106,7 @@ def read_journal(prefix: Path) -> Journal | None:
     try:
         data = json.loads(raw)
         return Journal.from_dict(prefix, data)
-    except (ValueError, KeyError, TypeError) as e:
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as e:
         raise TransactionError(f"{path}: not a valid envtui journal ({e})") from e
 
 
@@ -115,6 +114,8 @@ def write_journal(journal: Journal) -> None:
     """Replace the journal atomically: a crash leaves the old one or the new one."""
     path = journal_path(journal.prefix)
     data = json.dumps(journal.to_dict(), indent=1).encode()
+    import tempfile  # not at the top: every scan imports this module, few write journals
+
     fd, tmp = tempfile.mkstemp(prefix=".journal-", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -233,20 +234,21 @@ def lock_is_free(prefix: Path) -> bool:
     return True
 
 
-def interrupted(prefix: Path) -> bool:
+def interrupted(prefix: Path | str) -> bool:
     """Whether an envtui fix of `prefix` was interrupted (for the inspectors).
 
     One failed open when there is no journal, which is nearly always.
     """
     try:
-        raw = journal_path(prefix).read_bytes()
-    except OSError:
+        with open(os.path.join(prefix, STATE_DIR, JOURNAL), "rb") as f:
+            raw = f.read()
+    except (OSError, ValueError):
         return False
     try:
         state = json.loads(raw).get("state")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         return True  # a journal too damaged to read is at least as alarming
-    return state == APPLYING and lock_is_free(prefix)
+    return state == APPLYING and lock_is_free(Path(prefix))
 
 
 
@@ -254,9 +256,9 @@ IMPORT_MARKER = ".envtui-import"
 """Inside an environment while `envtui import` makes it; gone once the import succeeded."""
 
 
-def interrupted_state(prefix: Path) -> str:
+def interrupted_state(prefix: Path | str) -> str:
     """What the inspectors' fingerprints need to notice a fix or an import being cut off."""
-    return f"{interrupted(prefix)}|{os.path.lexists(prefix / IMPORT_MARKER)}"
+    return f"{interrupted(prefix)}|{os.path.lexists(os.path.join(prefix, IMPORT_MARKER))}"
 
 
 def interrupted_fix(prefix: Path) -> list[Problem]:
