@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from envtui.format import plural
 from envtui.inspectors.base import Inspector, Location, ScanContext
@@ -273,8 +273,13 @@ def scan(ctx: ScanContext, *, use_cache: bool = True, refresh: bool = False,
     def read(loc: Location, insp: Inspector) -> Environment:
         return inspect(loc, insp, cache, refresh, sizes=sizes)
 
+    def read_cached(loc: Location, insp: Inspector) -> Environment:
+        return inspect(loc, insp, cache, sizes=sizes)
+
+    shared = Shared(ctx.cache_dir, refresh, sizes, read_cached) if cache else None
     envs = read_all(find_locations(ctx, progress, cancelled), read, lambda e: e.name or e.ref,
-                    progress=progress, cancelled=cancelled, on_result=on_environment)
+                    progress=progress, cancelled=cancelled, on_result=on_environment,
+                    shared=shared)
     return Inventory(tuple(sorted(envs, key=sort_key)), ctx.problems)
 
 
@@ -313,25 +318,62 @@ def find_locations(ctx: ScanContext, progress: Progress | None = None,
     return list(found.values())
 
 
+@dataclass(frozen=True)
+class Shared(Generic[T]):
+    """How `read_all` may hand part of the filesystem environments to a helper process
+    (read_helper): what the helper must read with, and how to take up its results."""
+
+    cache_dir: Path
+    refresh: bool
+    sizes: bool
+    read_cached: Callable[[Location, Inspector], T]
+    """Reads a location the helper has read: through the cache, whatever `refresh` says."""
+
+
 def read_all(found: Iterable[tuple[Location, Inspector]],
              read: Callable[[Location, Inspector], T], label: Callable[[T], str], *,
              progress: Progress | None = None, cancelled: Callable[[], bool] | None = None,
-             on_result: Callable[[T], None] | None = None) -> list[T]:
+             on_result: Callable[[T], None] | None = None,
+             shared: Shared[T] | None = None) -> list[T]:
     """`read` every location; results in completion order.
 
     Filesystem environments are read by one thread: their reading is Python-bound, and
     more threads only contend for the GIL (measured: 8 threads took twice as long as one).
-    Engine reads mostly wait on the engine and get threads of their own.
+    With `shared`, a helper process on another core reads the far half of them into the
+    cache meanwhile (see read_helper). Engine reads mostly wait on the engine and get
+    threads of their own.
     """
-    from concurrent.futures import ThreadPoolExecutor, as_completed
+    from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 
     is_cancelled = cancelled or (lambda: False)
+    found = list(found)
+    disk = [(loc, insp) for loc, insp in found if loc.kind not in ENGINE_KINDS]
+    near, far, helper = disk, disk[len(disk):], None
+    if shared is not None:
+        from envtui.inspectors.read_helper import Helper
+
+        middle = len(disk) // 2
+        # The helper starts at the far end and works inwards; this process reads its
+        # share from the middle outwards, taking what the helper already read from the cache.
+        helper = Helper.start([loc for loc, _ in reversed(disk[middle:])], shared.cache_dir,
+                              refresh=shared.refresh, sizes=shared.sizes)
+        if helper is not None:
+            near, far = disk[:middle], disk[middle:]
+
+    def take_up(index: int, loc: Location, insp: Inspector) -> T:
+        if helper is not None and shared is not None and helper.has_read(index):
+            return shared.read_cached(loc, insp)
+        return read(loc, insp)
+
     files = ThreadPoolExecutor(1, thread_name_prefix="envtui-read")
     engine = ThreadPoolExecutor(ENGINE_READERS, thread_name_prefix="envtui-engine")
     results: list[T] = []
     try:
-        futures = [(engine if loc.kind in ENGINE_KINDS else files).submit(read, loc, insp)
-                   for loc, insp in found]
+        futures: list[Future[T]] = [engine.submit(read, loc, insp) for loc, insp in found
+                                    if loc.kind in ENGINE_KINDS]
+        futures += [files.submit(read, loc, insp) for loc, insp in near]
+        futures += [files.submit(take_up, len(far) - 1 - i, loc, insp)
+                    for i, (loc, insp) in enumerate(far)]
         for done, fut in enumerate(as_completed(futures), 1):
             if is_cancelled():
                 raise ScanCancelled
@@ -345,6 +387,9 @@ def read_all(found: Iterable[tuple[Location, Inspector]],
         for pool in (engine, files):
             pool.shutdown(wait=False, cancel_futures=True)
         raise
+    finally:
+        if helper is not None:
+            helper.close()
     for pool in (engine, files):
         pool.shutdown()
     return results
@@ -407,6 +452,11 @@ def find_environment(inventory: Inventory, ref: str) -> Environment:
     if len(matches) == 1:
         return matches[0]
     if not matches:
+        engine = next((p.detail for p in inventory.problems if p.kind == ProblemKind.ENGINE),
+                      None)
+        if engine and kind_prefix in (EnvKind.IMAGE, EnvKind.CONTAINER):
+            # Not "no such image": the engine that would know could not be asked.
+            raise LookupError(f"cannot look up {ref!r}: {engine}")
         raise LookupError(f"no environment named {ref!r} (see `envtui list`)")
     refs = ", ".join(e.ref for e in matches)
     kinds = {e.kind for e in matches}

@@ -24,6 +24,7 @@ from envtui.inspectors.discovery import (
     ENGINE_KINDS,
     KIND_ORDER,
     Progress,
+    Shared,
     find_locations,
     inspect_fingerprinted,
     read_all,
@@ -201,25 +202,28 @@ def summaries(ctx: ScanContext, *, check: bool = False, refresh: bool = False,
             hits[key] = hit
         todo.append((loc, insp))
 
-    def read(loc: Location, insp: Inspector) -> Summary:
-        key = f"{loc.kind}:{loc.ref}"
-        fp, hit = fingerprints[key], hits.get(key)
-        if hit and (hit.sized or not need_sizes):
-            # Listed before, never checked: only the check is new.
-            env = inspect_fingerprinted(loc, insp, cache, fp, sizes=False)
-            summary = replace(hit, check=summarize(env, sized=False, check=True).check)
-        else:
-            env = inspect_fingerprinted(loc, insp, cache, fp, refresh, sizes=need_sizes)
-            summary = summarize(env, sized=need_sizes, check=check)
-            if hit and summary.check is None:  # same fingerprint: the old check still holds
-                summary = replace(summary, check=hit.check)
-        if fp is not None:
-            store.put(key, fp, summary)
-        return summary
+    def reader(fresh: bool) -> Callable[[Location, Inspector], Summary]:
+        def read(loc: Location, insp: Inspector) -> Summary:
+            key = f"{loc.kind}:{loc.ref}"
+            fp, hit = fingerprints[key], hits.get(key)
+            if hit and (hit.sized or not need_sizes):
+                # Listed before, never checked: only the check is new.
+                env = inspect_fingerprinted(loc, insp, cache, fp, sizes=False)
+                summary = replace(hit, check=summarize(env, sized=False, check=True).check)
+            else:
+                env = inspect_fingerprinted(loc, insp, cache, fp, fresh, sizes=need_sizes)
+                summary = summarize(env, sized=need_sizes, check=check)
+                if hit and summary.check is None:  # same fingerprint: the old check holds
+                    summary = replace(summary, check=hit.check)
+            if fp is not None:
+                store.put(key, fp, summary)
+            return summary
+        return read
 
     if todo:
-        done += read_all(todo, read, lambda s: str(s.listing["name"] or s.ref),
-                         progress=progress, cancelled=cancelled)
+        shared = Shared(ctx.cache_dir, refresh, need_sizes, reader(fresh=False))
+        done += read_all(todo, reader(fresh=refresh), lambda s: str(s.listing["name"] or s.ref),
+                         progress=progress, cancelled=cancelled, shared=shared)
     engine_seen = not any(p.kind is ProblemKind.ENGINE for p in ctx.problems)
     store.save(fingerprints, ctx.kinds, engine_seen)
     return SummaryInventory(tuple(sorted(done, key=Summary.sort_key)), ctx.problems)
