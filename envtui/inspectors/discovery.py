@@ -195,10 +195,15 @@ def walk(ctx: ScanContext, roots: Iterable[Path], insps: list[Inspector],
 
 
 def _identity(loc: Location) -> str:
-    """What makes two Locations the same environment (a prefix's real path, or an ID)."""
+    """What makes two Locations the same environment: the prefix directory itself (its
+    device and inode, one stat where a real path costs one per component), or an ID."""
     key = loc.ref
     if loc.kind in (EnvKind.VENV, EnvKind.CONDA):
-        key = os.path.realpath(loc.ref)
+        try:
+            st = os.stat(loc.ref)
+            key = f"{st.st_dev}:{st.st_ino}"
+        except (OSError, ValueError):
+            key = os.path.realpath(loc.ref)
     return f"{loc.kind}:{key}"
 
 
