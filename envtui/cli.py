@@ -534,6 +534,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"envtui: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
+        import signal
+
+        # Exiting now: an impatient second Ctrl-C must not interrupt the exit with a traceback.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         _progress.clear()
         print("envtui: interrupted", file=sys.stderr)
         return 130

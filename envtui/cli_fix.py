@@ -31,6 +31,9 @@ def add_parsers(sub: Any, scan_options: Callable[[argparse.ArgumentParser], None
     fx.add_argument("--yes", "-y", action="store_true", help="apply the chosen plan unasked")
     fx.add_argument("--plan", type=int, default=1, metavar="N",
                     help="which plan to apply (default: 1, the smallest change)")
+    fx.add_argument("--finish", action="store_true",
+                    help="complete an interrupted fix: restore the environment, then apply "
+                         "the same change again")
     fx.add_argument("--keep", action="append", default=[], metavar="NAME",
                     help="hold this package at its installed version (repeatable)")
     fx.add_argument("--channel", "-c", action="append", default=[], metavar="URL",
@@ -136,6 +139,8 @@ def cmd_fix(args: argparse.Namespace) -> int:
     from envtui.resolver.target import TargetError
 
     env = _fixable_env(args)
+    if args.finish:
+        return _finish(env, args)
     _refuse_interrupted(env)
     options, sources = sources_from_args(args)
     problems = check_environment(env)
@@ -195,7 +200,41 @@ def _refuse_interrupted(env: Environment) -> None:
     if journal is not None:
         raise UsageError(f"an envtui fix of {env.ref} was interrupted (started "
                          f"{journal.started}); `envtui undo {env.ref}` restores the "
-                         f"environment, `envtui undo {env.ref} --discard` keeps it as it is")
+                         f"environment, `envtui fix {env.ref} --finish` completes the fix, "
+                         f"`envtui undo {env.ref} --discard` keeps it as it is")
+
+
+def _finish(env: Environment, args: argparse.Namespace) -> int:
+    """`fix --finish`: the interrupted change again, from the snapshot taken before it."""
+    from envtui.cli import EXIT_OK, UsageError
+    from envtui.cli_worker import run_cancellable
+    from envtui.resolver.transaction import ApplyResult, TransactionError, finish
+
+    if args.dry_run:
+        raise UsageError("--finish changes the environment; it cannot be a --dry-run")
+    options = index_options_from_args(args)
+    done: list[ApplyResult] = []
+
+    def progress(line: str) -> None:
+        if not args.json:
+            print(f"  {printable(line)}", file=sys.stderr)
+
+    try:
+        run_cancellable(lambda cancel: done.append(finish(
+            Path(env.path or ""), options, progress=progress, cancel=cancel)),
+            cancelling="cancelling: stopping the installer and restoring the environment",
+            name="envtui-finish")
+    except TransactionError as e:
+        raise UsageError(str(e)) from None
+    actions = done[0].actions
+    if args.json:
+        print(json.dumps({"env": env.ref, "finished": [a.to_dict() for a in actions],
+                          "applied": True}, indent=2))
+    else:
+        what = "; ".join(a.describe() for a in actions)
+        print(f"finished the interrupted fix of {env.ref} ({printable(what)}); "
+              f"`envtui undo {env.ref}` reverts it")
+    return EXIT_OK
 
 
 def _print_problems(problems: list[Any]) -> None:

@@ -48,7 +48,9 @@ def load_config(home: Path, environ: Mapping[str, str]) -> Config:
         with open(path, "rb") as f:
             import tomllib  # only when there is a file: most runs have none, and it is slow
 
-            data = tomllib.load(f)
+            from envtui import safe_toml
+
+            data = safe_toml.load(f)
     except FileNotFoundError:
         return Config()
     except OSError as e:

@@ -41,6 +41,8 @@ ACTIVE_VARS = ("VIRTUAL_ENV", "CONDA_PREFIX")
 _STACKED = re.compile(r"CONDA_PREFIX_\d+\Z")  # `conda activate --stack` keeps these on PATH
 HIDDEN_TAG = ".envtui-removing-"
 FROZEN_READ_MAX = 64 * 1024
+PATH_MAX = 4096
+"""Linux's longest path; a longer environments.txt line is not a prefix."""
 PROGRESS_SECONDS = 0.1
 """How often progress is reported at most: a callback per unlink would dominate."""
 
@@ -201,7 +203,7 @@ def _frozen_message(real: str) -> str | None:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         with os.fdopen(fd, "rb") as f:
             data = json.loads(f.read(FROZEN_READ_MAX))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return ""  # frozen all the same: the file's presence is what counts
     message = data.get("message") if isinstance(data, dict) else None
     return " ".join(message.split()) if isinstance(message, str) else ""
@@ -272,6 +274,8 @@ def environments_txt(home: Path) -> Path:
 
 
 def _names_prefix(line: bytes, real: str) -> bool:
+    if len(line) > PATH_MAX:
+        return False  # names no directory, and realpath's work grows with its square
     text = os.fsdecode(line.rstrip(b"\r\n")).strip().rstrip(os.sep)
     if not text or "\0" in text or not os.path.isabs(text):
         return False

@@ -27,6 +27,7 @@ def build_wheel(
     *,
     requires: Iterable[str] = (),
     requires_python: str | None = None,
+    extras: Iterable[str] = (),
     summary: str = "",
     files: Mapping[str, str] | None = None,
     tag: str = "py3-none-any",
@@ -37,6 +38,8 @@ def build_wheel(
     `files` maps paths inside the wheel (e.g. "pkg/__init__.py", "x.pth") to contents;
     by default the wheel holds one module named after the project. `tag` is the wheel's
     compatibility tag, e.g. "cp311-cp311-manylinux_2_17_x86_64" or "cp39-abi3-win_amd64".
+    `extras` are the Provides-Extra names (pip ignores the requirements of an extra the
+    metadata does not declare).
     """
     dist = name.replace("-", "_")
     distinfo = f"{dist}-{version}.dist-info"
@@ -45,6 +48,7 @@ def build_wheel(
         meta.append(f"Summary: {summary}")
     if requires_python:
         meta.append(f"Requires-Python: {requires_python}")
+    meta += [f"Provides-Extra: {e}" for e in extras]
     meta += [f"Requires-Dist: {r}" for r in requires]
     contents = dict(files or {f"{dist}/__init__.py": f"__version__ = {version!r}\n"})
     contents[f"{distinfo}/METADATA"] = "\n".join(meta) + "\n\nLong description.\n"

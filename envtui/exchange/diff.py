@@ -128,11 +128,11 @@ def _is_exact(version: str) -> bool:
 
 
 def _equal_versions(a: str, b: str) -> bool:
-    from packaging.version import InvalidVersion, Version
+    from packaging.version import Version
 
     try:
         return Version(a) == Version(b)
-    except InvalidVersion:
+    except ValueError:  # InvalidVersion, or a number over int()'s 4,300-digit limit
         return a == b
 
 
@@ -145,12 +145,12 @@ def _satisfies(version: str, constraint: Pin) -> bool:
             return bool(VersionSpec(constraint.version).matches(CondaVersion(version)))
         except Exception:  # rattler's parse errors: an unreadable constraint is a difference
             return False
-    from packaging.specifiers import InvalidSpecifier, SpecifierSet
-    from packaging.version import InvalidVersion, Version
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
 
     try:
         return Version(version) in SpecifierSet(constraint.version, prereleases=True)
-    except (InvalidSpecifier, InvalidVersion):
+    except ValueError:  # InvalidSpecifier, InvalidVersion, or over int()'s digit limit
         return False
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from envtui.exchange.requirements_export import pip_line, pip_pin, top_level
 from envtui.exchange.spec import CONDA, EnvSpec, ExchangeError, Pin, sorted_pins
+from envtui.format import printable
 
 KNOWN_KEYS = ("name", "channels", "dependencies", "prefix", "variables")
 
@@ -114,9 +115,12 @@ def conda_pin(text: str, where: str) -> Pin:
     try:
         spec = MatchSpec(text)
     except Exception as e:  # rattler's own parse error type
-        raise ExchangeError(f"{where}: `{text}` is not a conda match spec ({e})") from None
+        # One line: the spec comes from the file, the error quotes it across lines.
+        why = " ".join(str(e).split())
+        raise ExchangeError(f"{where}: `{printable(text)}` is not a conda match spec "
+                            f"({printable(why)})") from None
     if spec.name is None:
-        raise ExchangeError(f"{where}: `{text}` names no package")
+        raise ExchangeError(f"{where}: `{printable(text)}` names no package")
     # rattler reads `name=1.2` as `1.2.*`, conda's fuzzy match; shown as written.
     version = str(spec.version or "").removeprefix("==")
     if "*" not in text:

@@ -112,7 +112,7 @@ def plan_import(source: Path, *, name: str | None = None, prefix: Path | None = 
     if not spec.pins:
         raise ExchangeError(f"{source}: lists no packages: nothing to create")
     target = _target(spec, kind, name, prefix, home, environ)
-    replaces = _check_target(target, force)
+    replaces = _check_target(target, force, home, environ)
     plan = ImportPlan(source=source, format=fmt, spec=spec, kind=kind, target=target,
                       replaces=replaces, index=index, trust_file_options=trust_file_options,
                       flags=_flags(spec))
@@ -162,7 +162,7 @@ def conda_envs_dir(home: Path, environ: dict[str, str]) -> Path:
     return home / ".conda" / "envs"
 
 
-def _check_target(target: Path, force: bool) -> bool:
+def _check_target(target: Path, force: bool, home: Path, environ: dict[str, str]) -> bool:
     """Whether the target is an environment to replace; raises when it must be left alone."""
     if not os.path.lexists(target):
         return False
@@ -178,19 +178,24 @@ def _check_target(target: Path, force: bool) -> bool:
     if not is_env:
         raise ExchangeError(f"{target}: is a non-empty directory but not an environment "
                             "(no pyvenv.cfg or conda-meta); --force replaces environments only")
-    running = {os.path.realpath(p) for p in (os.environ.get("VIRTUAL_ENV"),
-                                            os.environ.get("CONDA_PREFIX"),
-                                            _sys_prefix()) if p}
-    if os.path.realpath(target) in running:
-        raise ExchangeError(f"{target}: is the active environment (or the one envtui runs "
-                            "in); refusing to replace it")
+    _check_replaceable(target, home, environ)
     return True
 
 
-def _sys_prefix() -> str:
-    import sys
+def _check_replaceable(target: Path, home: Path, environ: dict[str, str]) -> None:
+    """Replacing deletes the old environment: the guards of `envtui rm` apply (not a conda
+    base with its envs and package cache, not active, not envtui's own, not frozen)."""
+    from envtui.cleanup import Refused
+    from envtui.cleanup.fs_removal import plan_removal
+    from envtui.model import Environment, EnvKind
 
-    return sys.prefix
+    kind = EnvKind.VENV if (target / "pyvenv.cfg").is_file() else EnvKind.CONDA
+    env = Environment(kind=kind, name=target.name, manager="", path=str(target),
+                      size_bytes=0)  # its size is not needed: skip the walk
+    try:
+        plan_removal(env, environ=environ, home=home)
+    except Refused as e:
+        raise ExchangeError(f"--force refused: {e}") from None
 
 
 def _flags(spec: EnvSpec) -> tuple[tuple[str, bool], ...]:
@@ -389,8 +394,9 @@ def _pip_install(plan: ImportPlan, prefix: Path, say: Progress, stop: threading.
     pins = plan.pip_pins
     if not pins:
         return
-    hashed = all(p.sha256 for p in pins)
-    lines = [pip_line(p) + (f" --hash=sha256:{p.sha256}" if hashed else "") for p in pins]
+    # As pip: a --hash on any line of the file checks every line (one without fails).
+    hashed = any(p.hashes for p in pins) or all(p.sha256 for p in pins)
+    lines = [pip_line(p) + (_hash_options(p) if hashed else "") for p in pins]
     with tempfile.TemporaryDirectory(prefix="envtui-import-") as tmp:
         req = Path(tmp) / "requirements.txt"
         req.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -402,6 +408,11 @@ def _pip_install(plan: ImportPlan, prefix: Path, say: Progress, stop: threading.
         if plan.format == "pylock":
             argv.append("--no-deps")  # a lock lists everything; nothing else may come in
         _run(argv, "uv pip install", say, stop)
+
+
+def _hash_options(pin: Pin) -> str:
+    digests = pin.hashes or ((f"sha256:{pin.sha256}",) if pin.sha256 else ())
+    return "".join(f" --hash={d}" for d in digests)
 
 
 def _python(prefix: Path) -> Path:
@@ -540,19 +551,22 @@ def check_local_hash(pin: Pin) -> None:
     if not pin.url or urlsplit(pin.url).scheme != "file":
         return
     path = Path(unquote(urlsplit(pin.url).path))
-    algo, want = ("sha256", pin.sha256) if pin.sha256 else ("md5", pin.md5)
-    if not want:
+    # Every hash the lock gives must match: one tampered with is as bad as both.
+    wanted = {algo: want for algo, want in (("sha256", pin.sha256), ("md5", pin.md5)) if want}
+    if not wanted:
         raise ExchangeError(f"{pin.name}: the lock gives no hash for {pin.url}")
-    digest = hashlib.new(algo)
+    digests = {algo: hashlib.new(algo) for algo in wanted}
     try:
         with path.open("rb") as f:
             for chunk in iter(lambda: f.read(1 << 20), b""):
-                digest.update(chunk)
+                for digest in digests.values():
+                    digest.update(chunk)
     except OSError as e:
         raise ExchangeError(f"{pin.url}: cannot be read ({e.strerror or e})") from None
-    if digest.hexdigest() != want.lower():
-        raise ExchangeError(f"{pin.url}: {algo} mismatch: the lock says {want}, the file "
-                            f"has {digest.hexdigest()}")
+    for algo, want in wanted.items():
+        if digests[algo].hexdigest() != want.lower():
+            raise ExchangeError(f"{pin.url}: {algo} mismatch: the lock says {want}, the file "
+                                f"has {digests[algo].hexdigest()}")
 
 
 def _verify(plan: ImportPlan, say: Progress) -> None:

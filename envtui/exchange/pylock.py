@@ -83,8 +83,10 @@ def read_pylock(data: bytes, where: str) -> EnvSpec:
 
     from packaging.pylock import Pylock, PylockValidationError
 
+    from envtui import safe_toml
+
     try:
-        doc = tomllib.loads(data.decode("utf-8"))
+        doc = safe_toml.loads(data.decode("utf-8"))
     except UnicodeDecodeError:
         raise ExchangeError(f"{where}: not UTF-8 text, so not a pylock.toml") from None
     except tomllib.TOMLDecodeError as e:
@@ -100,8 +102,13 @@ def read_pylock(data: bytes, where: str) -> EnvSpec:
     pins: list[Pin] = []
     skipped: list[str] = []
     for package in lock.packages:
-        if package.marker is not None and not package.marker.evaluate(marker_env,
-                                                                      context="lock_file"):
+        try:
+            wanted = package.marker is None or package.marker.evaluate(marker_env,
+                                                                       context="lock_file")
+        except ValueError as e:  # UndefinedComparison: `python_full_version ~= "3"`
+            raise ExchangeError(f"{where}: package {package.name}: marker {package.marker} "
+                                f"cannot be evaluated ({_one_line(str(e))})") from None
+        if not wanted:
             skipped.append(package.name)
             continue
         pins.append(_pin(package, base))

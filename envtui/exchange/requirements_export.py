@@ -57,7 +57,7 @@ def top_level(pins: list[Pin]) -> list[Pin]:
         for line in pin.depends:
             try:
                 needed.add(canonical_name(Requirement(line).name))
-            except InvalidRequirement:
+            except (InvalidRequirement, RecursionError):
                 continue  # bad metadata is reported by `check`; it cannot hide a root
     return [p for p in pins if p.key not in needed]
 
@@ -75,7 +75,7 @@ def read_requirements_spec(path: Path) -> EnvSpec:
 def pip_pin(entry: Entry) -> Pin:
     """One parsed requirement line as a pin: exact for `==`, else the constraint as written."""
     return Pin(name=entry.name or entry.text, version=_req_version(entry.requirement),
-               manager=PIP, url=entry.url, editable=entry.editable)
+               manager=PIP, url=entry.url, editable=entry.editable, hashes=entry.hashes)
 
 
 def _req_version(requirement: str | None) -> str:

@@ -457,6 +457,8 @@ def _target(spec: str, editable: bool, here: _Here) -> tuple[str | None, str | N
 def _requirement(spec: str, here: _Here) -> Requirement:
     try:
         return Requirement(spec)
+    except RecursionError:  # packaging's marker parser recurses once per parenthesis
+        raise here.error("its marker is nested too deeply") from None
     except InvalidRequirement as e:
         why = str(e).splitlines()[0]
         head = re.split(r"[\s<>=!~;@\[(]", spec, maxsplit=1)[0]
@@ -473,6 +475,8 @@ def _check_marker(marker: str, here: _Here) -> None:
             Marker(marker)
         except InvalidMarker as e:
             raise here.error(str(e).splitlines()[0]) from None
+        except RecursionError:
+            raise here.error("the marker is nested too deeply") from None
 
 
 def _hash(value: str, here: _Here) -> str:

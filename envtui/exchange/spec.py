@@ -46,6 +46,9 @@ class Pin:
     """Where the exact artifact lives: a conda package URL, or a pip direct URL."""
     md5: str | None = None
     sha256: str | None = None
+    hashes: tuple[str, ...] = ()
+    """`algorithm:hex` digests from a requirements line's --hash options: the file the
+    installer picks must match one of them."""
     depends: tuple[str, ...] = ()
     """Conda match specs or PEP 508 requirements this package declares."""
     editable: bool = False
@@ -124,7 +127,7 @@ def _record_facts(location: str | None) -> dict[str, str]:
         return {}
     try:
         data = json.loads(Path(location).read_bytes())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return {}
     if not isinstance(data, dict):
         return {}

@@ -40,7 +40,7 @@ class Cache:
         try:
             with open(self._path(namespace, key), "rb") as f:
                 entry = json.load(f)
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             return None
         if not isinstance(entry, dict) or entry.get("key") != key:
             return None  # a hash collision or a foreign file

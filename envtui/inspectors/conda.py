@@ -65,6 +65,9 @@ _FINGERPRINT_VERSION = "conda-1"
 _CONFIG_LIMIT = 1 << 20
 """Bytes read at most from a configuration file or environments.txt."""
 
+_SPECS_LINE_LIMIT = 1 << 16
+"""Characters of a history `specs:` line read at most; conda writes one command's specs."""
+
 _LEFTOVER_SUFFIXES = (".c~", ".trash", ".conda_trash")
 """Names conda gives files it moves aside during a transaction and deletes on success."""
 
@@ -117,16 +120,19 @@ def channel_name(raw: str) -> str:
 def envs_dirs_from_condarc(text: str) -> list[str]:
     """The `envs_dirs` (alias `envs_path`) entries of a .condarc, verbatim (not expanded).
 
-    Parsed with PyYAML's safe loader (no tags run); a file that is not valid YAML, or whose
-    key is not a string or a list of strings, yields nothing, as conda would refuse it too.
+    Parsed by envtui's guarded YAML loader (no tags run, nesting and aliases capped: PyYAML's
+    pure-Python loader spends seconds on a few kilobytes of `[[[[`); a file that is not valid
+    YAML, or whose key is not a string or a list of strings, yields nothing, as conda would
+    refuse it too.
     """
     if "envs_dirs" not in text and "envs_path" not in text:
         return []  # most files (and every missing one): no need to import a YAML parser
-    import yaml
+    from envtui.exchange.safe_yaml import load_yaml
+    from envtui.exchange.spec import ExchangeError
 
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError:
+        data = load_yaml(text, ".condarc")
+    except ExchangeError:
         return []
     if not isinstance(data, dict):
         return []
@@ -167,6 +173,8 @@ def _program(cmd: str) -> str:
 def _spec_list(value: str) -> list[str] | None:
     """The specs on a `# update specs:` line; None when the value cannot be read."""
     value = value.strip()
+    if len(value) > _SPECS_LINE_LIMIT:
+        return None  # not one command's specs; its syntax tree would take 150 times its size
     if not value.startswith("["):
         return [s.strip() for s in value.split(",") if s.strip()]  # conda < 4.4 wrote a,b
     try:

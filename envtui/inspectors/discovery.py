@@ -12,12 +12,14 @@ result under the same fingerprint.
 
 from __future__ import annotations
 
+import functools
 import os
+import queue
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from envtui.format import plural
 from envtui.inspectors.base import Inspector, Location, ScanContext
@@ -32,6 +34,9 @@ from envtui.model import (
     environment_from_dict,
     environment_to_cache,
 )
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 T = TypeVar("T")
 Progress = Callable[[int, int | None, str], None]
@@ -51,6 +56,8 @@ WALKERS = 4
 """Threads listing directories: enough to overlap I/O waits on cold or network disks."""
 PROGRESS_EVERY = 0.1
 """Seconds between progress reports during the walk."""
+CANCEL_POLL = 0.05
+"""Seconds at most between two looks at `cancelled()` while environments are read."""
 
 
 class ScanCancelled(Exception):
@@ -348,8 +355,6 @@ def read_all(found: Iterable[tuple[Location, Inspector]],
     cache meanwhile (see read_helper). Engine reads mostly wait on the engine and get
     threads of their own.
     """
-    from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-
     is_cancelled = cancelled or (lambda: False)
     found = list(found)
     disk = [(loc, insp) for loc, insp in found if loc.kind not in ENGINE_KINDS]
@@ -370,34 +375,87 @@ def read_all(found: Iterable[tuple[Location, Inspector]],
             return shared.read_cached(loc, insp)
         return read(loc, insp)
 
-    files = ThreadPoolExecutor(1, thread_name_prefix="envtui-read")
-    engine = ThreadPoolExecutor(ENGINE_READERS, thread_name_prefix="envtui-engine")
+    remote = [(loc, insp) for loc, insp in found if loc.kind in ENGINE_KINDS]
+    files = _Readers(min(1, len(disk)), "envtui-read")
+    engine = _Readers(min(ENGINE_READERS, len(remote)), "envtui-engine")
+    futures: list[Future[T]] = []
     results: list[T] = []
     try:
-        futures: list[Future[T]] = [engine.submit(read, loc, insp) for loc, insp in found
-                                    if loc.kind in ENGINE_KINDS]
+        futures += [engine.submit(read, loc, insp) for loc, insp in remote]
         futures += [files.submit(read, loc, insp) for loc, insp in near]
         futures += [files.submit(take_up, len(far) - 1 - i, loc, insp)
                     for i, (loc, insp) in enumerate(far)]
-        for done, fut in enumerate(as_completed(futures), 1):
-            if is_cancelled():
-                raise ScanCancelled
-            results.append(fut.result())
+        finished: queue.SimpleQueue[Future[T]] = queue.SimpleQueue()
+        for fut in futures:
+            fut.add_done_callback(finished.put)
+        for done in range(1, len(futures) + 1):
+            results.append(_next_done(finished, is_cancelled).result())
             if on_result:
                 on_result(results[-1])
             if progress:
                 progress(done, len(futures), f"read {label(results[-1])}")
     except BaseException:
-        # Cancelled or failed: don't wait for reads in flight (an image may take seconds).
-        for pool in (engine, files):
-            pool.shutdown(wait=False, cancel_futures=True)
+        # Cancelled or failed: the reads queued are dropped, those in flight abandoned.
+        for fut in futures:
+            fut.cancel()
         raise
     finally:
+        for pool in (engine, files):
+            pool.shutdown()
         if helper is not None:
             helper.close()
-    for pool in (engine, files):
-        pool.shutdown()
     return results
+
+
+def _next_done(finished: queue.SimpleQueue[Future[T]],
+               is_cancelled: Callable[[], bool]) -> Future[T]:
+    """The next future to finish; ScanCancelled once `is_cancelled()`, which is looked at
+    while waiting too: one environment's read can take seconds."""
+    while True:
+        try:
+            fut: Future[T] | None = finished.get(timeout=CANCEL_POLL)
+        except queue.Empty:
+            fut = None
+        if is_cancelled():
+            raise ScanCancelled
+        if fut is not None:
+            return fut
+
+
+class _Readers:
+    """Threads running the calls submitted, in order, into futures, like a
+    ThreadPoolExecutor's but daemons. An executor's threads are joined when the interpreter
+    exits, so a scan stopped by Ctrl-C or by leaving the app waited for the environment
+    being read (one of 5,000 distributions takes seconds); here that read is abandoned
+    (cache writes are atomic)."""
+
+    def __init__(self, threads: int, name: str) -> None:
+        self._calls: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]] | None] = (
+            queue.SimpleQueue())
+        self._threads = threads
+        for i in range(threads):
+            threading.Thread(target=self._serve, name=f"{name}_{i}", daemon=True).start()
+
+    def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        from concurrent.futures import Future
+
+        future: Future[T] = Future()
+        self._calls.put((future, functools.partial(fn, *args)))
+        return future
+
+    def _serve(self) -> None:
+        while (item := self._calls.get()) is not None:
+            future, call = item
+            if future.set_running_or_notify_cancel():  # False: cancelled while queued
+                try:
+                    future.set_result(call())
+                except BaseException as e:
+                    future.set_exception(e)
+
+    def shutdown(self) -> None:
+        """Let the threads end after the calls queued (at once; cancelled ones are skipped)."""
+        for _ in range(self._threads):
+            self._calls.put(None)
 
 
 def _owner(loc: Location, by_kind: dict[EnvKind, Inspector]) -> Inspector:

@@ -576,7 +576,7 @@ def _take_member(tf: tarfile.TarFile, member: tarfile.TarInfo, found: _Members) 
 def _json(fobj: IO[bytes]) -> Any:
     try:
         return json.loads(fobj.read(JSON_LIMIT))
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 

@@ -128,7 +128,9 @@ def _valid(what: str, text: str) -> bool:
             Requirement(text)
         else:
             SpecifierSet(text)
-    except (InvalidVersion, InvalidRequirement, InvalidSpecifier):
+    except (InvalidVersion, InvalidRequirement, InvalidSpecifier, ValueError, RecursionError):
+        # ValueError: a number over Python's 4,300-digit limit for int();
+        # RecursionError: packaging's marker parser recurses once per parenthesis.
         return False
     return True
 
@@ -170,7 +172,7 @@ def package_from_headers(
             url = _direct_reference(info) if isinstance(info, dict) else None
             dir_info = info.get("dir_info") if isinstance(info, dict) else None
             editable = bool(isinstance(dir_info, dict) and dir_info.get("editable"))
-        except ValueError:
+        except (ValueError, RecursionError):
             errors.append("direct_url.json is not valid JSON")
 
     problems = [_invalid(f"{dirname}: {e}", name, version) for e in errors]

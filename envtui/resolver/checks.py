@@ -68,11 +68,11 @@ def _requires_python(graph: DependencyGraph) -> Iterator[Problem]:
 def _python_excluded(requires_python: str, python: str) -> bool:
     """Whether `python` is outside the specifier; False when the specifier is invalid
     (the inventory reports that). A few specifiers recur across every environment."""
-    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+    from packaging.specifiers import SpecifierSet
 
     try:
         return not SpecifierSet(requires_python).contains(python, prereleases=True)
-    except InvalidSpecifier:
+    except ValueError:  # InvalidSpecifier, or a number over int()'s 4,300-digit limit
         return False
 
 

@@ -370,13 +370,28 @@ def run_in_thread(coro: Coroutine[Any, Any, None], say: Callable[[str], object],
 
 def _changed_files(prefix: Path, plan: CondaPlan) -> frozenset[str]:
     """Files the snapshot must copy rather than link: all of conda-meta (records and the
-    history are rewritten), and every file of the records the plan removes or replaces."""
+    history are rewritten), and every file of the records the plan removes or replaces.
+
+    Raises TransactionError when such a record lists a path rattler must not delete: it
+    follows `..` out of the prefix (RELIABILITY 26).
+    """
+    from envtui.resolver.journal import TransactionError
+    from envtui.resolver.snapshot import unsafe_entry
+
     changed = {_key(a.name) for a in plan.actions if a.kind is not ActionKind.INSTALL}
     real = os.path.realpath(prefix)
     out = {f"conda-meta/{p.name}" for p in (prefix / "conda-meta").iterdir() if p.is_file()}
     for r in read_records(prefix):
         if _key(r.name.normalized) not in changed:
             continue
+        listed = [str(p) for p in r.files] + [str(e.relative_path) for e in r.paths_data.paths]
+        for entry in listed:
+            why = unsafe_entry(entry, real, real)
+            if why:
+                raise TransactionError(
+                    f"refusing to change {prefix}: the conda record of {r.name.normalized} "
+                    f"lists {entry!r}, {why}, which rattler would try to delete; repair that "
+                    "record first")
         for rel in r.files:
             full = os.path.normpath(os.path.join(real, rel))
             if full.startswith(real + os.sep):  # never trust a path from metadata

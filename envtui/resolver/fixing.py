@@ -11,8 +11,8 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from envtui.model import Environment, EnvKind, Problem
-from envtui.resolver.plans import Plan, Proposal, propose
+from envtui.model import Environment, EnvKind, Problem, ProblemKind
+from envtui.resolver.plans import FixError, Plan, Proposal, propose
 from envtui.resolver.sources import IndexOptions, Source
 
 
@@ -22,6 +22,13 @@ def plan_fix(env: Environment, problems: Sequence[Problem], sources: Sequence[So
     """Ranked plans for `env` (raises FixError or TargetError when it cannot be planned)."""
     from envtui.resolver.conda_fix import conda_problems, propose_conda
 
+    broken = next((p for p in env.problems if p.kind == ProblemKind.BROKEN), None)
+    if broken is not None:
+        # No installer can run without the base interpreter: what is left is to make the
+        # environment again from what it holds, or to remove it.
+        raise FixError(f"{env.ref} is {broken.detail}; envtui cannot fix it: recreate it "
+                       f"(`envtui export {env.ref} -o FILE`, then `envtui import FILE`) "
+                       f"or delete it (`envtui rm {env.ref}`)")
     if env.kind is EnvKind.CONDA and conda_problems(env, problems):
         return propose_conda(env, problems, channels, keep=keep, progress=progress)
     return propose(env, problems, sources, keep=keep, pre=options.pre, progress=progress)

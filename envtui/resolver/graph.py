@@ -172,7 +172,7 @@ def _parse(requirement: str) -> _Parsed | None:
 
     try:
         req = Requirement(requirement)
-    except InvalidRequirement:
+    except (InvalidRequirement, RecursionError):  # RecursionError: markers nested too deeply
         return None
     return _Parsed(
         name=req.name, key=_canonical(req.name),
@@ -217,8 +217,11 @@ class _MarkerEnvironment:
         for extra in extras or ("",):
             held = self.held.get((req.marker_text, extra))
             if held is None:
-                held = self.held[(req.marker_text, extra)] = bool(
-                    req.marker.evaluate({**self.values, "extra": extra}))
+                try:
+                    held = bool(req.marker.evaluate({**self.values, "extra": extra}))
+                except ValueError:  # UndefinedComparison: `python_full_version ~= "3"`
+                    held = False  # a bad edge is ignored, as an unparseable one is
+                self.held[(req.marker_text, extra)] = held
             if held:
                 return True
         return False
@@ -385,13 +388,13 @@ def written_specifier(requirement: str) -> str:
 @functools.lru_cache(maxsize=65536)
 def _python_satisfied(specifier: str, version: str) -> bool:
     from packaging.specifiers import SpecifierSet
-    from packaging.version import InvalidVersion, Version
+    from packaging.version import Version
 
     if not specifier:
         return True
     try:
         return SpecifierSet(specifier).contains(Version(version), prereleases=True)
-    except InvalidVersion:
+    except ValueError:  # InvalidVersion, or a number over int()'s 4,300-digit limit
         return True  # not comparable: the bad version is reported as invalid metadata
 
 

@@ -9,8 +9,10 @@ grace period and each announced as a warning first (RELIABILITY.md case 18).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import queue
+import re
 import signal
 import subprocess
 import threading
@@ -237,3 +239,78 @@ def _stop(proc: subprocess.Popen[str], lines: queue.Queue[str | None], tail: deq
         while proc.poll() is None and time.monotonic() < end:
             _pump(lines, tail, say, POLL)
     proc.wait()
+
+
+_PIP = re.compile(r"pip[0-9.]*(\.pyz)?")
+"""How pip's own scripts and zipapp are named: pip, pip3, pip3.12, pip.pyz."""
+_PATH_OPTIONS = ("--python", "--prefix", "--target", "-t", "--root")
+"""pip options that point it at an environment other than its interpreter's."""
+
+
+def running_pips(prefix: Path) -> list[tuple[int, str]]:
+    """pip processes changing `prefix`, as (pid, command line) (Linux; [] elsewhere).
+
+    pip takes no lock, so they are found by looking: a pip run by the environment's own
+    interpreter or script, pointed at it with --python, --prefix, --target or --root, or
+    started by name (`python -m pip`) in a shell where it is activated.
+    """
+    try:
+        pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]
+    except OSError:
+        return []
+    places = {os.path.abspath(prefix), os.path.realpath(prefix)}
+    found = []
+    for pid in pids:
+        if pid == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
+        except OSError:
+            continue  # gone, or not ours to read
+        if _is_pip(argv) and _works_in(pid, argv, places):
+            found.append((pid, " ".join(argv)))
+    return found
+
+
+def _is_pip(argv: Sequence[str]) -> bool:
+    if any(_PIP.fullmatch(os.path.basename(a)) for a in argv[:2]):
+        return True
+    if any(a.endswith("__pip-runner__.py") for a in argv[:2]):
+        return True  # `pip --python X` runs X on pip's own runner script
+    return any(a == "-m" and b == "pip" for a, b in itertools.pairwise(argv))
+
+
+def _inside(path: str, places: set[str]) -> bool:
+    return any(path == p or path.startswith(p + os.sep) for p in places)
+
+
+def _works_in(pid: int, argv: Sequence[str], places: set[str]) -> bool:
+    def where(path: str) -> str:
+        # The directory, resolved; the interpreter itself is a symlink out of the prefix.
+        if not os.path.isabs(path):
+            path = os.path.join(f"/proc/{pid}/cwd", path)
+        return os.path.realpath(os.path.dirname(path))
+
+    if "/" in argv[0] and _inside(where(argv[0]), places):
+        return True
+    for i, arg in enumerate(argv):
+        option, eq, value = arg.partition("=")
+        if option in _PATH_OPTIONS and (eq or i + 1 < len(argv)):
+            value = value if eq else argv[i + 1]
+            # --python names an interpreter (a link out of the prefix) or a directory
+            if _inside(where(value), places) or _inside(os.path.realpath(value), places):
+                return True
+    if "/" in argv[0]:
+        return False
+    try:  # found on PATH: the activated environment is the one it works in
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            entries = f.read().split(b"\0")
+    except OSError:
+        return False
+    for entry in entries:
+        name, _, raw = entry.partition(b"=")
+        if name in (b"VIRTUAL_ENV", b"CONDA_PREFIX") and raw and _inside(
+                os.path.realpath(raw.decode(errors="replace")), places):
+            return True
+    return False

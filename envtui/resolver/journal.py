@@ -267,7 +267,8 @@ def interrupted_fix(prefix: Path) -> list[Problem]:
     if interrupted(prefix):
         out.append(Problem(ProblemKind.INTERRUPTED,
                            f"an envtui fix was interrupted; `envtui undo {prefix}` restores "
-                           "the environment as it was before"))
+                           f"the environment as it was before, `envtui fix {prefix} --finish` "
+                           "applies the fix again from there"))
     if os.path.lexists(prefix / IMPORT_MARKER):
         out.append(Problem(ProblemKind.INTERRUPTED,
                            f"an envtui import was interrupted and left {prefix} half-made; "

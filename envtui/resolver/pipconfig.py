@@ -153,7 +153,9 @@ def _read_config(path: Path) -> list[tuple[str, str, str]]:
             return []
         parser.read(path, encoding="utf-8")
     except (OSError, UnicodeDecodeError, configparser.Error) as e:
-        raise SourceError(f"Cannot read the pip configuration {path}: {e}") from e
+        # configparser's messages span lines (they quote the offending line): one line here.
+        why = " ".join(str(e).split())
+        raise SourceError(f"Cannot read the pip configuration {path}: {why}") from e
     found: list[tuple[str, str, str]] = []
     for section in _SECTIONS:
         if parser.has_section(section):

@@ -85,7 +85,7 @@ def propose(env: Environment, problems: Sequence[Problem], sources: Sequence[Sou
             progress: Callable[[str], None] | None = None) -> Proposal:
     """Ranked plans that leave `env` without conflicts, missing or Python-incompatible deps."""
     fixable = fixable_problems(problems)
-    proposal = Proposal(fixable)
+    proposal = Proposal(fixable, warnings=_reinstall_remedies(env))
     if not fixable:
         return proposal
     target = environment_target(env)
@@ -174,10 +174,28 @@ def _participants(env: Environment, warnings: list[str]) -> tuple[dict[str, Pack
         if pkg.installer == "conda":
             held[key] = "conda manages"
         elif any(p.kind == ProblemKind.INCOMPLETE for p in pkg.problems):
-            held[key] = "is incomplete (reinstall it first), so envtui holds"
+            held[key] = f"{pkg.name} {pkg.version} is incomplete (reinstall it first), so " \
+                        "envtui holds"
         elif pkg.editable or pkg.direct_url:
             held[key] = "was installed from a path or URL, so envtui holds"
     return installed, held
+
+
+def _reinstall_remedies(env: Environment) -> list[str]:
+    """For each incomplete distribution (no METADATA, no whole RECORD): envtui holds it, as
+    the PyPA spec asks of tools, and what would repair it is a reinstall."""
+    out = []
+    for pkg in env.packages:
+        damage = next((p for p in pkg.problems if p.kind == ProblemKind.INCOMPLETE), None)
+        if damage is None or pkg.source != "python":
+            continue
+        pin = f"{pkg.name}=={pkg.version}"
+        command = (f"uv pip install --python {env.ref} --reinstall --no-deps {pin}"
+                   if pkg.installer == "uv"
+                   else f"pip --python {env.ref} install --force-reinstall --no-deps {pin}")
+        out.append(f"{damage.detail}: envtui will not upgrade, downgrade or remove "
+                   f"{pkg.name}; reinstall it first ({command})")
+    return out
 
 
 def _pin(pkg: Package, why: str) -> Req:

@@ -33,6 +33,7 @@ from packaging.markers import InvalidMarker, Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
+from envtui import safe_toml
 from envtui.model import Problem, ProblemKind, canonical_name
 
 FILE_LIMIT = 4 << 20
@@ -43,6 +44,10 @@ YAML_NODE_LIMIT = 100_000
 
 YAML_DEPTH_LIMIT = 64
 """Nesting depth at most in environment.yml; nothing legitimate comes near it."""
+
+DEPENDENCY_GROUP_LIMIT = 256
+"""Dependency groups read at most from one pyproject.toml: a requirement carries the tag of
+every group that includes its own, so the tags grow with the square of the groups' number."""
 
 _REQUIREMENTS_NAME = re.compile(
     r"^(?:(?:.*[-_.])?requirements(?:[-_.].*)?\.(?:txt|in)|constraints(?:[-_.].*)?\.txt)$",
@@ -299,6 +304,11 @@ class _Reader:
                                      requirement=text, files=(where,)))
 
     def add(self, pin: Pin) -> None:
+        try:
+            hash(pin)  # packaging converts each version's numbers to int only now
+        except ValueError:  # a number over int()'s 4,300-digit limit
+            self.problem(pin.where, f"unparseable requirement {pin.text!r}", pin.text)
+            return
         key = (pin.where, pin.text)
         if key not in self._seen_pins:  # the same file reached twice (diamond includes)
             self._seen_pins.add(key)
@@ -376,6 +386,9 @@ class _Reader:
             target = m["target"].strip().strip("'\"")
             if "://" in target:
                 return  # a remote file is never fetched by a static check
+            if "\0" in target:  # the OS would refuse it with ValueError
+                self.problem(where, "the included path holds a NUL character", line)
+                return
             self.read_requirements(base / os.path.expanduser(target), via=where)
             return
         cut = _LINE_OPTION.search(line)
@@ -389,7 +402,7 @@ class _Reader:
         text = text.strip()
         try:
             req = Requirement(text)
-        except InvalidRequirement:
+        except (InvalidRequirement, RecursionError):  # RecursionError: markers nested deeply
             self.problem(where, f"unparseable requirement {text!r}", text)
             return
         if req.url is None:
@@ -404,7 +417,7 @@ class _Reader:
         if text is None:
             return None
         try:
-            data = tomllib.loads(text)
+            data = safe_toml.loads(text)
         except tomllib.TOMLDecodeError as e:
             self.problem(rel, f"invalid TOML: {e}")
             return None
@@ -465,50 +478,45 @@ class _Reader:
 
     def read_dependency_groups(self, value: object, loc: _Locator, rel: str) -> None:
         """PEP 735 groups; a requirement in an included group also applies to every group
-        that includes it, so it carries all of their tags."""
+        that includes it, so it carries all of their tags. Include cycles (one problem per
+        set of groups that include each other) and unknown names are reported."""
         if not isinstance(value, dict):
             self.problem(rel, "[dependency-groups] is not a table")
+            return
+        if len(value) > DEPENDENCY_GROUP_LIMIT:
+            self.problem(rel, f"[dependency-groups] has more than {DEPENDENCY_GROUP_LIMIT} "
+                              "groups; not read")
             return
         header = r"^\s*\[\s*dependency-groups\s*\]"
         groups = {canonical_name(g): reqs for g, reqs in value.items()}
         spelled = {canonical_name(g): g for g in value}
-        closure: dict[str, set[str]] = {}
+
+        def where(group: str) -> str:
+            return f"{rel}:{loc.line(loc.anchor([header, _key(spelled[group])]))}"
+
+        named = {group: [item["include-group"] for item in reqs if isinstance(item, dict)
+                         and "include-group" in item] if isinstance(reqs, list) else []
+                 for group, reqs in groups.items()}
+        includes = {group: list(dict.fromkeys(t for t in map(canonical_name, map(str, names))
+                                              if t in groups))
+                    for group, names in named.items()}
+        # Reachability from each group, not every path: paths can be exponentially many.
+        reach = {group: _reachable(group, includes) for group in groups}
         for group in groups:
-            closure[group] = self._included(group, groups, [], loc, rel, header, spelled)
+            for name in named[group]:
+                if canonical_name(str(name)) not in groups:
+                    self.problem(where(group), f"dependency group {spelled[group]!r} includes "
+                                               f"unknown group {name!r}")
+            if group in reach[group] and group == min(g for g in reach[group]
+                                                      if group in reach[g]):
+                loop = _loop(group, includes)
+                names = [spelled[g] for g in [*loop, group]]
+                self.problem(where(loop[-1]), f"dependency group cycle {' -> '.join(names)}")
         for group, reqs in groups.items():
-            tags = frozenset({"group:" + group} | {"group:" + g for g, inc in closure.items()
-                                                   if group in inc})
+            tags = frozenset({"group:" + group} | {"group:" + g for g, found in reach.items()
+                                                   if group in found})
             start = loc.anchor([header, _key(spelled[group])])
             self.toml_list(reqs, f"dependency group {spelled[group]!r}", loc, rel, start, tags)
-
-    def _included(self, group: str, groups: Mapping[str, object], chain: list[str],
-                  loc: _Locator, rel: str, header: str, spelled: Mapping[str, str]) -> set[str]:
-        """Every group `group` includes, directly or not; cycles and unknown names reported
-        (once, when walked from the group where they start)."""
-        reqs = groups.get(group)
-        found: set[str] = set()
-        if not isinstance(reqs, list):
-            return found
-        where = f"{rel}:{loc.line(loc.anchor([header, _key(spelled[group])]))}"
-        for item in reqs:
-            if not isinstance(item, dict) or "include-group" not in item:
-                continue
-            target = canonical_name(str(item["include-group"]))
-            path = [*chain, group]
-            if target in path:
-                cycle = path[path.index(target):]
-                if target == path[0] and target == min(cycle):  # report each cycle once
-                    names = [spelled[g] for g in [*cycle, target]]
-                    self.problem(where, f"dependency group cycle {' -> '.join(names)}")
-                continue
-            if target not in groups:
-                if not chain:
-                    self.problem(where, f"dependency group {spelled[group]!r} includes "
-                                        f"unknown group {item['include-group']!r}")
-                continue
-            found.add(target)
-            found |= self._included(target, groups, [*chain, group], loc, rel, header, spelled)
-        return found
 
     def read_uv_conflicts(self, data: Mapping[str, Any]) -> None:
         """`[tool.uv] conflicts`: extras/groups never installed together, so never compared."""
@@ -584,7 +592,7 @@ class _Reader:
         try:
             specifier = SpecifierSet(spec)
             parsed = Marker(marker) if marker else None
-        except (InvalidSpecifier, InvalidMarker):
+        except (InvalidSpecifier, InvalidMarker, RecursionError):
             self.problem(where, f"unparseable requirement {text!r}", text)
             return
         self.add(Pin(canonical_name(name), text, where, (specifier,), parsed))
@@ -664,6 +672,35 @@ class _Locator:
         return self.text.count("\n", 0, offset) + 1
 
 
+def _reachable(start: str, includes: Mapping[str, Sequence[str]]) -> set[str]:
+    """The groups `start` includes, directly or through others (itself only in a cycle)."""
+    found: set[str] = set()
+    todo = list(includes[start])
+    while todo:
+        group = todo.pop()
+        if group not in found:
+            found.add(group)
+            todo.extend(includes[group])
+    return found
+
+
+def _loop(start: str, includes: Mapping[str, Sequence[str]]) -> list[str]:
+    """A shortest include cycle through `start`, as the groups from `start` on."""
+    parent: dict[str, str] = {}
+    queue = [start]
+    for group in queue:  # breadth first: the list grows while it is walked
+        for target in includes[group]:
+            if target == start:
+                path = [group]
+                while path[-1] != start:
+                    path.append(parent[path[-1]])
+                return path[::-1]
+            if target not in parent:
+                parent[target] = group
+                queue.append(target)
+    raise AssertionError(f"{start} is in no include cycle")
+
+
 def _key(name: str) -> str:
     """Regex for a TOML key `name` being assigned (bare or quoted)."""
     return rf"(?:^|[\s{{,]){_quoted(name)}\s*="
@@ -686,7 +723,10 @@ def _yaml_tree(text: str) -> Any:
     """
     import yaml
 
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)  # its reader checks every character already
+    except yaml.YAMLError as e:  # a control character YAML does not allow
+        raise _YamlRejected(f"invalid YAML: {_one_line(e)}") from None
     try:
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as e:

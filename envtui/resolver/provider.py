@@ -195,8 +195,11 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         reqs = list(requirements[identifier])
         name = reqs[0].name if reqs else identifier.partition("[")[0]
         if name == PYTHON:
+            # Backtracking may rule out even the interpreter: offering it again would
+            # have resolvelib undo and redo the same pin until the round budget runs out.
             python = Candidate(PYTHON, self.target.python)
             ok = all(r.specifier.contains(python.version, prereleases=True) for r in reqs)
+            ok = ok and all(c.version != python.version for c in incompatibilities[identifier])
             return [python] if ok else []
         extras = frozenset().union(*(r.extras for r in reqs))
         bad = {c.version for c in incompatibilities[identifier]}

@@ -76,9 +76,14 @@ def resolve(requirements: Sequence[Req], provider: Provider, *, max_rounds: int 
     try:
         result = Resolver(provider, budget).resolve(requirements, max_rounds=max_rounds)
     except ResolutionImpossible as exc:
+        # Explained first, from what resolvelib saw: the search below asks the provider more.
         text, involved = explain_impossible(list(exc.causes), provider)
         conflicted = sorted({c.requirement.name for c in exc.causes} - {PYTHON})
-        raise ResolutionFailed(text, involved, conflicted) from None
+        # resolvelib's backjumping can miss a solution; a complete search double-checks.
+        found = _second_opinion(requirements, provider, budget.deadline)
+        if found is None:
+            raise ResolutionFailed(text, involved, conflicted) from None
+        mapping = found
     except ResolutionTooDeep as exc:
         raise GaveUp(f"gave up after {plural(exc.round_count, 'round')}: the requirements "
                      "need more backtracking than the budget allows; pin some of them "
@@ -89,5 +94,19 @@ def resolve(requirements: Sequence[Req], provider: Provider, *, max_rounds: int 
                      "allows; pin some of them more tightly and try again") from None
     except SourceError as exc:
         raise ResolutionFailed(str(exc)) from None
-    pins = {ident: c for ident, c in result.mapping.items() if not c.extras and ident != PYTHON}
+    else:
+        mapping = result.mapping
+    pins = {ident: c for ident, c in mapping.items() if not c.extras and ident != PYTHON}
     return Resolution(pins, budget.rounds)
+
+
+def _second_opinion(requirements: Sequence[Req], provider: Provider,
+                    deadline: float) -> dict[str, Candidate] | None:
+    """What a complete search finds within its own budget; None when it finds nothing."""
+    from envtui.resolver.backtrack import SECONDS, Exhausted, search
+
+    try:
+        return search(requirements, provider,
+                      deadline=min(deadline, time.monotonic() + SECONDS))
+    except (Exhausted, SourceError):
+        return None

@@ -103,6 +103,7 @@ def record_files(dist_infos: Iterable[Path], prefix: Path) -> set[str]:
     """Prefix-relative paths of every file the RECORDs of `dist_infos` list.
 
     Entries that resolve outside the prefix are ignored (never trust a path from metadata).
+    Raises SnapshotError for a RECORD that is not CSV (a field over csv's size limit).
     """
     real = os.path.realpath(prefix)
     out: set[str] = set()
@@ -114,6 +115,8 @@ def record_files(dist_infos: Iterable[Path], prefix: Path) -> set[str]:
                 rows = list(csv.reader(f))
         except OSError:
             continue  # no RECORD: its files are linked like any other
+        except csv.Error as e:
+            raise SnapshotError(f"{dist_info / 'RECORD'}: not a valid RECORD ({e})") from None
         for row in rows:
             if not row or not row[0] or os.path.isabs(row[0]):
                 continue
@@ -122,6 +125,56 @@ def record_files(dist_infos: Iterable[Path], prefix: Path) -> set[str]:
             if rel != ".." and not rel.startswith(("../", "/")) and rel != ".":
                 out.add(rel.replace(os.sep, "/"))
     return out
+
+
+def unsafe_entry(entry: str, base: str, real_prefix: str) -> str | None:
+    """Why an installer must not delete what the installed-file entry `entry` names
+    (relative to directory `base`), or None when it is a file of the environment.
+
+    An installer deletes what RECORD or conda-meta `files` list. rattler follows `..` out
+    of the prefix, and uv follows a symlinked parent directory, so envtui checks first:
+    an absolute path, a path whose real parent directory is outside `real_prefix`, and a
+    directory (`./`, `lib/`) are refused. The entry itself is a leaf: a link is fine.
+    """
+    if os.path.isabs(entry):
+        return "an absolute path"
+    if "\0" in entry:
+        return "not a path (it holds a NUL byte)"
+    path = os.path.join(base, entry).rstrip("/")
+    name = os.path.basename(path)
+    if name in (".", ".."):  # a directory whatever it resolves to
+        leaf = os.path.realpath(path)
+    else:
+        leaf = os.path.join(os.path.realpath(os.path.dirname(path)), name)
+    if not leaf.startswith(real_prefix + os.sep):
+        return "outside the environment" if leaf != real_prefix else "a directory"
+    try:
+        if stat.S_ISDIR(os.lstat(leaf).st_mode):
+            return "a directory"
+    except OSError:
+        pass  # nothing there: nothing to delete
+    return None
+
+
+def unsafe_record(dist_info: Path, prefix: Path) -> str | None:
+    """The first RECORD row of `dist_info` that `unsafe_entry` refuses, as one line naming
+    the file, the row and why; None when there is none (or no RECORD). Raises SnapshotError
+    for a RECORD that is not CSV, as `record_files` does."""
+    real = os.path.realpath(prefix)
+    record = dist_info / "RECORD"
+    try:
+        with open(record, encoding="utf-8", errors="replace", newline="") as f:
+            rows = list(csv.reader(f))
+    except OSError:
+        return None
+    except csv.Error as e:
+        raise SnapshotError(f"{record}: not a valid RECORD ({e})") from None
+    base = os.path.realpath(dist_info.parent)
+    for row in rows:
+        why = unsafe_entry(row[0], base, real) if row and row[0] else None
+        if why:
+            return f"{record} lists {row[0]!r}, {why}"
+    return None
 
 
 def _must_copy(rel: str, copies: set[str]) -> bool:

@@ -7,7 +7,8 @@ is raised, so the environment is either changed as planned and checked, or as it
 The last committed change stays undoable until the next one (`undo`).
 
 A process killed mid-way leaves the journal saying "applying" with nobody holding the lock:
-`pending` finds it, `undo` restores the snapshot, `discard` forgets it.
+`pending` finds it, `undo` restores the snapshot, `finish` restores it and applies the same
+change again, `discard` forgets it.
 """
 
 from __future__ import annotations
@@ -27,7 +28,15 @@ from packaging.version import InvalidVersion, Version
 from envtui.model import Environment, EnvKind, Package, Problem, ProblemKind, canonical_name
 from envtui.resolver import snapshot as snap
 from envtui.resolver.actions import Action, ActionKind
-from envtui.resolver.installer import GRACE, Installer, commands, find_installer, interpreter, run
+from envtui.resolver.installer import (
+    GRACE,
+    Installer,
+    commands,
+    find_installer,
+    interpreter,
+    run,
+    running_pips,
+)
 from envtui.resolver.journal import (
     APPLYING,
     COMMITTED,
@@ -49,7 +58,7 @@ from envtui.resolver.sources import IndexOptions
 __all__ = [
     "ApplyFailed", "ApplyResult", "Cancelled", "EnvBusy", "Journal", "NothingToUndo",
     "PendingChange", "SnapshotError", "Step", "TransactionError", "apply_actions", "discard",
-    "pending", "undo",
+    "finish", "pending", "undo",
 ]
 
 Progress = Callable[[str], object]
@@ -183,6 +192,24 @@ def verify(actions: Sequence[Action], before: Sequence[Problem], env: Environmen
     return None
 
 
+def _changed_dist_infos(actions: Sequence[Action], env: Environment) -> list[Path]:
+    """The dist-infos of the packages the installer will remove or replace."""
+    changed = {canonical_name(a.name) for a in actions if a.kind is not ActionKind.INSTALL}
+    return [Path(p.location) for p in env.packages
+            if p.key in changed and p.source == "python" and p.location
+            and p.location.endswith(".dist-info")]
+
+
+def _check_records(prefix: Path, actions: Sequence[Action], env: Environment) -> None:
+    """Refuse a change whose installer would delete, by a RECORD row, something that is not
+    a file of the environment (RELIABILITY 26); nothing has been changed yet."""
+    for dist_info in _changed_dist_infos(actions, env):
+        why = snap.unsafe_record(dist_info, prefix)
+        if why:
+            raise TransactionError(f"refusing to change {prefix}: {why}, which the "
+                                   "installer would try to delete; repair that RECORD first")
+
+
 def _snapshot_dir(prefix: Path) -> Path:
     return prefix / STATE_DIR / SNAPSHOT
 
@@ -198,13 +225,10 @@ def _take_snapshot(prefix: Path, actions: Sequence[Action], env: Environment,
     dest = _snapshot_dir(prefix)
     partial = dest.with_name(SNAPSHOT + ".partial")
     snap.remove_tree(partial)  # left by an envtui killed while taking one
-    changed = {canonical_name(a.name) for a in actions if a.kind is not ActionKind.INSTALL}
-    dist_infos = [Path(p.location) for p in env.packages
-                  if p.key in changed and p.source == "python" and p.location
-                  and p.location.endswith(".dist-info")]
     skip = snap.skipped_names(prefix)
     try:
-        count = snap.take(prefix, partial, snap.record_files(dist_infos, prefix) | copies,
+        count = snap.take(prefix, partial,
+                          snap.record_files(_changed_dist_infos(actions, env), prefix) | copies,
                           skip)
     except BaseException:
         snap.remove_tree(partial)
@@ -245,7 +269,9 @@ def apply_actions(prefix: Path, actions: Sequence[Action], options: IndexOptions
                                 f"`envtui undo {prefix}` restores it")
         installer = find_installer(prefix) if step is None else Installer(step.name, ())
         with uv_lock(prefix):  # what is checked and snapshotted is what uv last left
+            _refuse_running_pip(prefix)
             before_env = _inspect(prefix)
+            _check_records(prefix, actions, before_env)
             before = _check(before_env)
             snapshot, skip = _take_snapshot(prefix, actions, before_env, say,
                                             step.copies if step else frozenset())
@@ -347,6 +373,16 @@ def _roll_back(prefix: Path, journal: Journal, snapshot: Path, reason: str | Non
                        f"the environment was restored", reason, tail)
 
 
+def _refuse_running_pip(prefix: Path) -> None:
+    """pip takes no lock (uv's is respected by `uv_lock`): one changing the environment
+    now would mix its changes with envtui's, and a restore would undo them."""
+    found = running_pips(prefix)
+    if found:
+        pid, command = found[0]
+        raise EnvBusy(f"pip (pid {pid}) is changing {prefix}: {command}; wait for it to "
+                      "finish, then try again")
+
+
 def _forget(prefix: Path, snapshot: Path) -> None:
     # Journal first: a journal without its snapshot would promise an undo it cannot do.
     remove_journal(prefix)
@@ -394,6 +430,7 @@ def undo(prefix: Path, *, progress: Progress | None = None) -> list[Action]:
                                    f"{journal.snapshot!r}; nothing restored")
         skip = frozenset(journal.skipped) | snap.skipped_names(prefix)
         with uv_lock(prefix):
+            _refuse_running_pip(prefix)
             snap.restore(prefix, snapshot, skip)
         _forget(prefix, snapshot)
         say(f"restored {prefix}")
@@ -408,6 +445,27 @@ def pending(prefix: Path) -> Journal | None:
     if journal is None or journal.state != APPLYING:
         return None
     return journal if lock_is_free(prefix) else None
+
+
+def finish(prefix: Path, options: IndexOptions, *, progress: Progress | None = None,
+           cancel: threading.Event | None = None, timeout: float = TIMEOUT,
+           grace: float = GRACE) -> ApplyResult:
+    """Complete an interrupted change: put the environment back to the snapshot taken
+    before it (the only state known to be whole), then apply the same actions again as a
+    new transaction, verified and undoable like any other. Raises like `undo`, then like
+    `apply_actions` (after a failed second attempt the environment is as it was before).
+    """
+    prefix = Path(os.path.abspath(prefix))
+    journal = pending(prefix)
+    if journal is None:
+        raise NothingToUndo(f"no interrupted envtui change in {prefix}")
+    if journal.installer not in ("uv", "pip"):
+        # A conda plan is a set of records, which the journal does not hold.
+        raise TransactionError(f"an interrupted {journal.installer} change to {prefix} "
+                               f"cannot be finished; `envtui undo {prefix}` restores it")
+    actions = undo(prefix, progress=progress)
+    return apply_actions(prefix, actions, options, progress=progress, cancel=cancel,
+                         timeout=timeout, grace=grace)
 
 
 def discard(prefix: Path) -> Journal:

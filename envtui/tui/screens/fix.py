@@ -48,6 +48,8 @@ class FixScreen(Screen[bool]):
                 priority=True, id="fix.apply"),
         Binding("u", "undo", "Undo", tooltip="Restore the environment as it was before the "
                 "last fix", id="fix.undo"),
+        Binding("c", "finish", "Finish", tooltip="Restore the environment, then apply the "
+                "interrupted fix again", id="fix.finish"),
         Binding("d", "discard", "Discard", tooltip="Forget the interrupted fix and leave the "
                 "environment as it is", id="fix.discard"),
         Binding("r", "recompute", "Recompute", tooltip="Check again and compute new plans",
@@ -66,7 +68,7 @@ class FixScreen(Screen[bool]):
             self.env = env
 
     class Interrupted(Message):
-        """An earlier fix was interrupted: it must be undone or discarded first."""
+        """An earlier fix was interrupted: it must be undone, finished or discarded first."""
 
         def __init__(self, journal: Journal) -> None:
             super().__init__()
@@ -95,7 +97,8 @@ class FixScreen(Screen[bool]):
         self._home = home
         self._proposal: Proposal | None = None
         self._busy: str | None = None
-        """"computing", or the change running ("apply", "undo", "discard") in a worker."""
+        """"computing", or the change running ("apply", "undo", "finish", "discard") in a
+        worker."""
         self._cancel = threading.Event()
         self._changed = False
         self._worker: Worker[None] | None = None
@@ -226,10 +229,11 @@ class FixScreen(Screen[bool]):
         explanation.update(Content.assemble(
             ("An envtui fix was interrupted ", "bold $text-error"),
             f"(started {message.journal.started}: {printable(what)}). ",
-            "u restores the environment as it was before it; d forgets it and leaves the "
-            "environment as it is now."))
+            "u restores the environment as it was before it; c restores it and applies the "
+            "fix again; d forgets it and leaves the environment as it is now."))
         explanation.display = True
-        self._status(("Interrupted fix", "bold $text-error"), " · u restore · d discard")
+        self._status(("Interrupted fix", "bold $text-error"),
+                     " · u restore · c finish · d discard")
 
     def _show_problems(self, problems: list[Problem]) -> None:
         lines = [Content.assemble(("✗ ", "$text-error"), printable(p.detail)) for p in problems]
@@ -271,6 +275,22 @@ class FixScreen(Screen[bool]):
         if not self._busy:
             self._ask(f"Restore {shown_name(self.env)} as it was before the last fix?", "",
                       "undo", "Restoring… ", restore)
+
+    def action_finish(self) -> None:
+        from envtui.resolver.pipconfig import index_options
+        from envtui.resolver.transaction import finish
+
+        journal = self._interrupted
+        if self._busy or journal is None:
+            return
+
+        def complete() -> None:
+            finish(Path(self.env.path or ""), self.options or index_options(),
+                   progress=self._post_output, cancel=self._cancel)
+
+        self._ask("Restore the environment, then apply the interrupted fix again?",
+                  "\n".join(a.describe() for a in journal.actions),
+                  "finish", "Finishing the interrupted fix… ", complete)
 
     def action_discard(self) -> None:
         from envtui.resolver.transaction import discard
@@ -317,10 +337,17 @@ class FixScreen(Screen[bool]):
                         severity="error", timeout=10, markup=False)
             if message.what == "apply":
                 self._changed = True  # restored, but re-read what is there now
+            elif message.what == "finish":
+                # The interrupted fix may be gone (restored, then the retry rolled back)
+                # or still there (its installer still runs): look again.
+                self._changed = True
+                self._interrupted = None
+                self._compute()
             return
         self._changed = True
         self._interrupted = None
         done = {"apply": "Applied. u undoes it.", "undo": "Restored.",
+                "finish": "Finished the interrupted fix. u undoes it.",
                 "discard": "Forgot the interrupted fix."}[message.what]
         self.notify(done, title=shown_name(self.env))
         self._compute()
@@ -336,7 +363,7 @@ class FixScreen(Screen[bool]):
         self.notify(text, title="Fix failed", severity="error", timeout=10, markup=False)
 
     def action_cancel(self) -> None:
-        if self._busy in ("apply", "undo"):
+        if self._busy in ("apply", "undo", "finish"):
             self._cancel.set()
             self._status(("Cancelling… ", "bold $text-warning"),
                          "stopping the installer, then restoring the environment")
@@ -347,7 +374,7 @@ class FixScreen(Screen[bool]):
             self._compute()
 
     def action_go_back(self) -> None:
-        if self._busy in ("apply", "undo"):
+        if self._busy in ("apply", "undo", "finish"):
             self.notify("Wait for it to finish, or press Ctrl-C to cancel.", markup=False)
             return
         self.dismiss(self._changed)
@@ -356,10 +383,10 @@ class FixScreen(Screen[bool]):
         if action == "apply_plan":
             return True if not self._busy and self._proposal and self._proposal.plans else None
         if action == "cancel":
-            return self._busy in ("apply", "undo")
+            return self._busy in ("apply", "undo", "finish")
         if action in ("undo", "recompute"):
             return True if not self._busy else None
-        if action == "discard":
+        if action in ("finish", "discard"):
             return self._interrupted is not None and not self._busy
         return True
 
