@@ -1,7 +1,9 @@
-"""A package index on loopback for the tests: fixed routes, every request recorded."""
+"""Servers on loopback for the tests: a package index (fixed routes, every request
+recorded), and a port that answers a TLS handshake with plain HTTP."""
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -86,3 +88,37 @@ def serve() -> Iterator[IndexServer]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+@contextmanager
+def plain_http_port() -> Iterator[int]:
+    """A TCP port on loopback that answers anything, a TLS handshake too, with a plain HTTP
+    400, as a misconfigured remote engine's port does."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen()
+    srv.settimeout(0.2)
+    stop = threading.Event()
+
+    def answer() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(2)
+                try:
+                    conn.recv(4096)
+                    conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                except OSError:
+                    pass
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    try:
+        yield srv.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(2)
+        srv.close()

@@ -19,7 +19,6 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -39,6 +38,7 @@ from tests.docker_fixtures import (  # noqa: F401 - the *_fixture names register
     docker_host_fixture,
     docker_world_fixture,
 )
+from tests.simple_server import plain_http_port
 
 REPO = Path(__file__).resolve().parents[1]
 BOTH = frozenset({EnvKind.IMAGE, EnvKind.CONTAINER})
@@ -374,32 +374,8 @@ def test_unreadable_context_is_one_problem(home: Path) -> None:
 @pytest.fixture
 def plain_tcp_server() -> Iterator[int]:
     """A TCP server that answers TLS handshakes with plain HTTP, as a misconfigured port does."""
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen()
-    srv.settimeout(0.2)
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = srv.accept()
-            except OSError:
-                continue
-            with conn:
-                conn.settimeout(2)
-                try:
-                    conn.recv(4096)
-                    conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
-                except OSError:
-                    pass
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield srv.getsockname()[1]
-    stop.set()
-    thread.join(2)
-    srv.close()
+    with plain_http_port() as port:
+        yield port
 
 
 def test_tls_failure_is_one_problem(home: Path, plain_tcp_server: int) -> None:

@@ -16,6 +16,7 @@ load that must not move a tag (36).
 from __future__ import annotations
 
 import ast
+import contextlib
 import hashlib
 import io
 import json
@@ -51,6 +52,7 @@ from tests.docker_fixtures import (  # noqa: F401 - the *_fixture names register
 )
 from tests.envfactory import make_venv, uv_install
 from tests.envstate import manifest
+from tests.simple_server import plain_http_port
 from tests.test_exchange_inputs import BILLION_LAUGHS
 from tests.wheels import build_wheel
 
@@ -692,33 +694,6 @@ def test_case_35_a_20_gb_archive_is_streamed_in_bounded_memory(
 # --- case 36 ---------------------------------------------------------------------------
 
 
-def _plain_server() -> tuple[socket.socket, threading.Event]:
-    """A TCP port that answers a TLS handshake with plain HTTP, as a misconfigured remote
-    engine does."""
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen()
-    srv.settimeout(0.2)
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = srv.accept()
-            except OSError:
-                continue
-            with conn:
-                conn.settimeout(2)
-                try:
-                    conn.recv(4096)
-                    conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
-                except OSError:
-                    pass
-
-    threading.Thread(target=serve, daemon=True).start()
-    return srv, stop
-
-
 FAILURES = {
     "socket missing": ["no socket there", "systemctl"],
     "daemon down": ["connection refused (is the daemon running?)", "systemctl"],
@@ -761,10 +736,11 @@ def test_case_36_every_unusable_engine_gives_one_actionable_line(failure: str) -
             (work / "root.sock").chmod(0o600 if as_nobody else 0o000)
             host = f"unix://{work}/root.sock"
         else:
-            srv_tcp, stop = _plain_server()
-            cleanups += [srv_tcp.close, stop.set]
+            stack = contextlib.ExitStack()
+            port = stack.enter_context(plain_http_port())
+            cleanups.append(stack.close)
             (work / "certs").mkdir()
-            host = f"tcp://127.0.0.1:{srv_tcp.getsockname()[1]}"
+            host = f"tcp://127.0.0.1:{port}"
             env.update(DOCKER_TLS_VERIFY="1", DOCKER_CERT_PATH=str(work / "certs"))
         env["DOCKER_HOST"] = host
         prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"] \
