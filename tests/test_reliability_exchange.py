@@ -52,6 +52,7 @@ from tests.docker_fixtures import (  # noqa: F401 - the *_fixture names register
 )
 from tests.envfactory import make_venv, uv_install
 from tests.envstate import manifest
+from tests.peak import Spawned, run_measured
 from tests.simple_server import plain_http_port
 from tests.test_exchange_inputs import BILLION_LAUGHS
 from tests.wheels import build_wheel
@@ -172,19 +173,6 @@ print(json.dumps({"said": said, "seconds": seconds, "grew_kib": grew}))
 """
 
 
-def _run_measured(argv: list[str], cwd: Path) -> tuple[int, str, str, int]:
-    """Run `argv`; (exit status, stdout, stderr, peak RSS in KiB of that process alone)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=err,
-                                stdin=subprocess.DEVNULL)
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        return (proc.returncode, out.read().decode(), err.read().decode(),
-                int(usage.ru_maxrss))
-
-
 def test_case_30_alias_bomb_is_refused_in_under_a_second_and_bounded_memory(
         home: Path, tmp_path: Path) -> None:
     """341 bytes that expand to 9**9 (387M) leaves, measured in processes of their own: the
@@ -193,7 +181,7 @@ def test_case_30_alias_bomb_is_refused_in_under_a_second_and_bounded_memory(
     assert len(BILLION_LAUGHS) == 341 and 9 ** 9 == 387_420_489
     bomb = tmp_path / "environment.yml"
     bomb.write_text(BILLION_LAUGHS)
-    code, out, err, _ = _run_measured([sys.executable, "-c", _MEASURE, str(bomb)], REPO)
+    code, out, err, _ = run_measured([sys.executable, "-c", _MEASURE, str(bomb)], REPO)
     assert code == 0, err
     measured = json.loads(out)
     assert measured["said"] == (f"{bomb}: aliases expand to more than 250,000 nodes "
@@ -201,7 +189,7 @@ def test_case_30_alias_bomb_is_refused_in_under_a_second_and_bounded_memory(
     assert measured["seconds"] < 1.0, measured
     assert measured["grew_kib"] < 16 << 10, measured
 
-    code, out, err, peak_kib = _run_measured(
+    code, out, err, peak_kib = run_measured(
         [sys.executable, "-m", "envtui", "import", str(bomb), "--dry-run"], tmp_path)
     assert code == 2 and out == ""
     assert err == (f"envtui: error: {bomb}: aliases expand to more than 250,000 nodes "
@@ -663,26 +651,18 @@ def test_case_35_a_20_gb_archive_is_streamed_in_bounded_memory(
         assert archive.stat().st_blocks * 512 < 10 << 20  # sparse: the zeros take no disk
         read = 0
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-            proc = subprocess.Popen(
+            spawned = Spawned(
                 [sys.executable, "-m", "envtui", "image", "load", str(archive), "--no-verify",
-                 "--json"], stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                env={**os.environ, "DOCKER_HOST": docker_host})
-            done = threading.Event()
-            result: list[tuple[int, int]] = []
-
-            def reap() -> None:
-                _, status, usage = os.wait4(proc.pid, 0)
-                result.append((os.waitstatus_to_exitcode(status), int(usage.ru_maxrss)))
-                done.set()
-
-            threading.Thread(target=reap, daemon=True).start()
-            while not done.wait(0.05):
-                read = max(read, _io_of(proc.pid))
-            proc.returncode = result[0][0]
+                 "--json"], tmp_path / "launch-report", stdout=out, stderr=err,
+                stdin=subprocess.DEVNULL, env={**os.environ, "DOCKER_HOST": docker_host})
+            pid = spawned.pid()
+            while spawned.launcher.poll() is None:
+                read = max(read, _io_of(pid))
+                time.sleep(0.05)
+            code, peak_kib = spawned.wait()
             out.seek(0)
             err.seek(0)
             stdout, stderr = out.read().decode(), err.read().decode()
-        code, peak_kib = result[0]
         assert code == 0, stderr
         assert json.loads(stdout) == {"tags": [tag], "image_ids": [image_id]}
         assert read > size * 0.98, read  # sampled every 50 ms: all but the last moments

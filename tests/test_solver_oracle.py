@@ -306,3 +306,18 @@ def test_oracle_on_hand_checked_universes(u: Universe, works: dict[str, str] | N
         # Dropping any package breaks a requirement: the oracle rejects bad sets too.
         for name in works:
             assert oracle.valid({n: v for n, v in works.items() if n != name}) is not None
+
+
+def test_requirements_the_solver_cannot_read_are_ignored_and_reported() -> None:
+    """Found by fuzzing the parsers: a marker packaging cannot evaluate, and one nested a
+    thousand levels deep, used to escape from the provider as exceptions."""
+    undefined = 'b; python_full_version ~= "3"'
+    deep = "c; " + "(" * 1000 + 'python_version > "3"' + ")" * 1000
+    index = {"a": {"1.0": {"dependencies": [undefined, deep, "d>=1"]}},
+             "b": {"1.0": {"dependencies": []}}, "c": {"1.0": {"dependencies": []}},
+             "d": {"1.0": {"dependencies": []}}}
+    provider = Provider([UniverseSource(index)], running_target())
+    result = resolve([parse_requirement("a")], provider)
+    assert {n: str(c.version) for n, c in result.pins.items() if n != PYTHON} == {
+        "a": "1.0", "d": "1.0"}
+    assert sorted(text for _, text in provider.bad_requirements) == sorted([undefined, deep])

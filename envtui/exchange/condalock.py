@@ -76,6 +76,12 @@ def read_conda_lock(data: bytes, where: str, platform: str | None = None) -> Env
     available = sorted({*lock.metadata.platforms, *(p.platform for p in lock.package)})
     chosen, notes = _choose_platform(available, platform, where)
     picked = [p for p in lock.package if p.platform == chosen]
+    for p in picked:
+        try:
+            urlsplit(p.url)  # refuses a `[` left open in the host, which no later step expects
+        except ValueError as e:
+            raise ExchangeError(f"{where}: package {p.name}: {p.url!r} is not a valid URL "
+                                f"({e})") from None
     optional = sorted({p.name for p in picked if "main" not in p.categories})
     if optional:
         # `conda-lock install` leaves these out unless asked (--dev-dependencies, -e CATEGORY).

@@ -328,6 +328,8 @@ class _Reader:
 
     def option(self, here: _Here, name: str, value: str) -> None:
         """One option on a line of options only."""
+        if _URL.match(value):
+            _check_url(value, here)
         shown = printable(value)
         if name in ("requirement", "constraint"):
             self.include(here, value, constraint=name == "constraint")
@@ -410,6 +412,8 @@ class _Reader:
         name, requirement, written = _target(spec, editable, here)
         url = None
         if written is not None:
+            if _URL.match(written):
+                _check_url(written, here)  # `name @ URL`: packaging does not split the URL
             url = written if _URL.match(written) else _file_url(written, here.place.base)
             if editable and _kind(url) == "direct":
                 raise here.error("an editable requirement must be a local directory or a VCS "
@@ -442,6 +446,7 @@ def _target(spec: str, editable: bool, here: _Here) -> tuple[str | None, str | N
         url, _, marker = spec.partition("; ")  # pip's marker separator after a URL
         _check_marker(marker, here)
         url = url.strip()
+        _check_url(url, here)
         return _egg_name(url, here) or _archive_name(urlsplit(url).path), None, url
     name_at, at, _ = spec.partition("@")
     if editable or (_looks_like_path(spec) and not (at and not _looks_like_path(name_at))):
@@ -467,6 +472,14 @@ def _requirement(spec: str, here: _Here) -> Requirement:
         elif _ENV_VAR.search(spec):
             why += " (envtui does not expand ${VAR})"
         raise here.error(why) from None
+
+
+def _check_url(url: str, here: _Here) -> None:
+    """Every later urlsplit of `url` works: it refuses a `[` left open in the host."""
+    try:
+        urlsplit(url)
+    except ValueError as e:
+        raise here.error(f"not a valid URL ({e})") from None
 
 
 def _check_marker(marker: str, here: _Here) -> None:

@@ -170,6 +170,9 @@ def package_from_headers(
         try:
             info = json.loads(direct_url)
             url = _direct_reference(info) if isinstance(info, dict) else None
+            if isinstance(url, str) and not _splits(url):
+                errors.append(f"direct_url.json: {url!r} is not a valid URL")
+                url = None
             dir_info = info.get("dir_info") if isinstance(info, dict) else None
             editable = bool(isinstance(dir_info, dict) and dir_info.get("editable"))
         except (ValueError, RecursionError):
@@ -190,6 +193,18 @@ def package_from_headers(
         location=location,
         problems=tuple(problems),
     )
+
+
+def _splits(url: str) -> bool:
+    """Whether urlsplit, which every consumer of the URL calls, accepts it (it refuses a
+    `[` left open in the host)."""
+    from urllib.parse import urlsplit
+
+    try:
+        urlsplit(url)
+    except ValueError:
+        return False
+    return True
 
 
 def _direct_reference(info: dict[str, object]) -> str | None:

@@ -280,8 +280,10 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
             if r is None or r.url:
                 self.bad_requirements.append((str(candidate), text))
                 continue
-            if r.marker is not None and not any(
-                    r.marker.evaluate({**self.target.markers, "extra": e}) for e in extras):
+            holds = _marker_holds(r, self.target.markers, extras)
+            if holds is None:
+                self.bad_requirements.append((str(candidate), text))
+            if not holds:
                 continue
             if candidate.extras and r.marker is None:
                 continue  # the base candidate brings its unconditional requirements
@@ -318,7 +320,18 @@ def _source_of(sources: Sequence[Source], link: Link) -> Source:
 def requirement_or_none(text: str) -> Requirement | None:
     try:
         return Requirement(text)
-    except InvalidRequirement:
+    except (InvalidRequirement, RecursionError):  # RecursionError: markers nested 1000 deep
+        return None
+
+
+def _marker_holds(r: Requirement, markers: dict[str, str], extras: list[str]) -> bool | None:
+    """Whether `r` applies for one of `extras`; None when its marker cannot be evaluated
+    (`python_full_version ~= "3"`): a bad edge, ignored and reported like unparseable ones."""
+    if r.marker is None:
+        return True
+    try:
+        return any(r.marker.evaluate({**markers, "extra": e}) for e in extras)
+    except ValueError:  # packaging's UndefinedComparison
         return None
 
 
