@@ -344,6 +344,24 @@ def _ensure_images(fixture: MachineFixture, progress: Callable[[str], None]) -> 
     fixture.docker_host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
 
 
+def remove_other_machines_images(fixture: MachineFixture) -> list[str]:
+    """Remove the images other benchmark machines left on this machine's engine, so that
+    envtui, which reads every image of the engine, meets exactly this machine's three (the
+    others are built again when their machine is next used). Returns their tags."""
+    if fixture.docker_host is None:
+        return []
+    import docker
+
+    client = docker.DockerClient(base_url=fixture.docker_host, timeout=60)
+    key = image_key(fixture.root)
+    removed = []
+    for image in client.images.list(filters={"label": IMAGE_LABEL}):
+        if image.labels.get(IMAGE_LABEL) != key:
+            client.images.remove(image.id, force=True)
+            removed += image.tags
+    return removed
+
+
 def _build_image(client: Any, fixture: MachineFixture, key: str, i: int) -> Any:
     """FROM scratch with one venv's site-packages copied to the interpreter's usual place."""
     source = sorted(fixture.venvs)[(i + 1) % len(fixture.venvs)]

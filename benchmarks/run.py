@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import resolver
 from benchmarks.corpus_wheels import CACHE
-from benchmarks.machine import MachineFixture, build_machine
+from benchmarks.machine import MachineFixture, build_machine, remove_other_machines_images
 from tests.envfactory import uv_bin
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -307,6 +307,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     compileall.compile_dir(ROOT / "envtui", quiet=1)
     machine = build_machine(args.envs, cache=CACHE, docker=not args.no_docker,
                             progress=lambda s: print(s, file=sys.stderr, flush=True))
+    if not args.smoke:  # parallel smoke runs (the tests) share an engine: leave theirs alone
+        for tag in remove_other_machines_images(machine):
+            print(f"removed {tag}: another benchmark machine's image", file=sys.stderr)
     suite = Suite(machine, args.runs)
     suite.all(pip_runs=args.pip_runs)
     info = resolver.machine()
