@@ -62,3 +62,16 @@ def hang(monkeypatch: pytest.MonkeyPatch) -> Iterator[Hang]:
     h = Hang()
     yield h
     h.close()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Under CI=true nothing may be skipped: a skip there hides a test that did not run."""
+    if os.environ.get("CI") != "true" or exitstatus != 0:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter is not None else []
+    if skipped:
+        reporter.ensure_newline()
+        reporter.write_line(f"CI=true: {len(skipped)} test(s) skipped, and under CI none may be",
+                            red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
