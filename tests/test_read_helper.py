@@ -69,8 +69,8 @@ def test_a_cold_scan_shares_its_reading_with_a_helper(
     cold = scan(_ctx(home))
     assert _as_dicts(cold.environments) == _as_dicts(uncached.environments)
     assert len(cold.environments) == ENVS
-    # The helper read some of the far half; this process read the near half itself.
-    assert ENVS // 2 <= len(seen) < ENVS, seen
+    # The helper read some from the far end; this (slowed) process read the rest itself.
+    assert 1 <= len(seen) < ENVS, seen
     assert len(set(seen)) == len(seen)
     seen.clear()
     assert _as_dicts(scan(_ctx(home)).environments) == _as_dicts(uncached.environments)

@@ -351,9 +351,9 @@ def read_all(found: Iterable[tuple[Location, Inspector]],
 
     Filesystem environments are read by one thread: their reading is Python-bound, and
     more threads only contend for the GIL (measured: 8 threads took twice as long as one).
-    With `shared`, a helper process on another core reads the far half of them into the
-    cache meanwhile (see read_helper). Engine reads mostly wait on the engine and get
-    threads of their own.
+    With `shared`, a helper process on another core reads them too, from the other end of
+    the list, into the cache (see read_helper). Engine reads mostly wait on the engine and
+    get threads of their own.
     """
     is_cancelled = cancelled or (lambda: False)
     found = list(found)
@@ -362,13 +362,13 @@ def read_all(found: Iterable[tuple[Location, Inspector]],
     if shared is not None:
         from envtui.inspectors.read_helper import Helper
 
-        middle = len(disk) // 2
-        # The helper starts at the far end and works inwards; this process reads its
-        # share from the middle outwards, taking what the helper already read from the cache.
-        helper = Helper.start([loc for loc, _ in reversed(disk[middle:])], shared.cache_dir,
+        # The helper starts at the far end and works inwards while this process starts at
+        # the near end, taking what the helper already read from the cache: the two meet
+        # wherever their speeds put them (a scan inside the app reads slower, between redraws).
+        helper = Helper.start([loc for loc, _ in reversed(disk)], shared.cache_dir,
                               refresh=shared.refresh, sizes=shared.sizes)
         if helper is not None:
-            near, far = disk[:middle], disk[middle:]
+            near, far = disk[:0], disk
 
     def take_up(index: int, loc: Location, insp: Inspector) -> T:
         if helper is not None and shared is not None and helper.has_read(index):

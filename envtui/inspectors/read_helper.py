@@ -5,9 +5,9 @@ take turns on the GIL and a scan uses one core. A cold scan therefore hands part
 filesystem environments to a helper: `python -m envtui.inspectors.read_helper`, envtui's own
 interpreter (never an inspected environment's), which reads them through the persistent
 cache exactly as the scan would (`discovery.inspect`) and says which are done. The scan
-then finds those in the cache. The two meet in the middle: the helper takes its share from
-the far end and the scan reads that share from the near end, so neither waits for the
-other; an environment both reach at once is read twice, harmlessly (cache writes are
+then finds those in the cache. The helper works through the list from the far end and the
+scan from the near end, so neither waits for the other and they meet wherever their speeds
+put them; an environment both reach at once is read twice, harmlessly (cache writes are
 atomic). If the helper fails, is slow or is killed, the scan simply reads everything itself.
 
 The helper is told to stop by the end of its stdin (the scan is done, cancelled, or gone):
@@ -29,8 +29,8 @@ from pathlib import Path
 from envtui.inspectors.base import Location
 from envtui.model import EnvKind
 
-MIN_SHARE = 4
-"""Environments below which a helper is not worth its start (about 50 ms of imports)."""
+MIN_SHARE = 8
+"""Environments below which a helper is not worth its start (about 60 ms of imports)."""
 
 
 def cores() -> int:
