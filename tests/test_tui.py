@@ -18,6 +18,7 @@ from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.widget import Widget
 from textual.widgets import Input, OptionList, ProgressBar, Static
+from textual.widgets._footer import FooterKey
 from textual.widgets.option_list import Option
 
 from envtui.inspectors.base import ScanContext
@@ -44,6 +45,7 @@ from envtui.tui.widgets.inventory_table import (
     InventoryTable,
     fit_columns,
 )
+from envtui.tui.widgets.key_footer import KeyFooter
 from envtui.tui.widgets.theme import component_text_style
 from tests.tui_helpers import (
     SIZE,
@@ -1159,6 +1161,30 @@ async def test_footer_shows_key_hints() -> None:
         assert app.screen.check_action("clear_filter", ()) is False
         await pilot.press("slash")
         assert app.screen.check_action("clear_filter", ()) is True
+
+
+@run_async
+async def test_footer_is_rebuilt_only_when_its_keys_change() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+
+        def keys() -> dict[str, FooterKey]:
+            return {key.action: key for key in app.screen.query_one(KeyFooter).query(FooterKey)}
+
+        before = keys()
+        assert not before["open_tree"].has_class("-disabled")
+        for _ in range(3):  # the screen says its bindings may have changed; they have not
+            app.screen.refresh_bindings()
+        await settle(pilot)
+        assert all(keys()[action] is key for action, key in before.items())
+
+        await pilot.press("up")  # onto the heading above the first environment
+        await settle(pilot)
+        after = keys()
+        assert after["open_tree"].has_class("-disabled")  # a tree is for environments, not headings
+        assert after["open_tree"] is not before["open_tree"]
+        assert after.keys() == before.keys()
 
 
 # -- helpers -------------------------------------------------------------------------------

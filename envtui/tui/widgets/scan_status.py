@@ -42,7 +42,9 @@ class ScanStatus(Horizontal):
         label = progress_label(label)
         if label:
             parts += ["  ", (label, "$text-muted")]
-        self.query_one("#status-text", Static).update(Content.assemble(*parts))
+        # Its size is fixed by the CSS (1fr of one line), so no layout of the screen: one
+        # per progress report kept the app's thread from the scan's (measured).
+        self.query_one("#status-text", Static).update(Content.assemble(*parts), layout=False)
         bar = self.query_one(ProgressBar)
         bar.display = total is not None
         if total is not None:
