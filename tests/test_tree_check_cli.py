@@ -100,6 +100,21 @@ def test_pipdeptree_formats(machine: dict[str, Path]) -> None:
     assert {c["name"] for c in bom["components"]} == {"oldlib", "numpy"}
 
 
+def test_pipdeptree_formats_never_import_from_the_current_directory(
+        machine: dict[str, Path], tmp_path: Path) -> None:
+    # `python -m pipdeptree` would import a `pipdeptree/` in the directory envtui runs in.
+    here, ran = tmp_path / "downloads", tmp_path / "ran"
+    (here / "pipdeptree").mkdir(parents=True)
+    (here / "pipdeptree" / "__init__.py").write_text("")
+    (here / "pipdeptree" / "__main__.py").write_text(f"open({str(ran)!r}, 'w').close()\n")
+    proc = subprocess.run([sys.executable, "-m", "envtui", "tree", str(machine["bad"]),
+                           "--format", "mermaid"], capture_output=True, text=True, timeout=120,
+                          stdin=subprocess.DEVNULL, cwd=here)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("flowchart")
+    assert not ran.exists()
+
+
 def test_pipdeptree_formats_need_site_packages_on_disk() -> None:
     from envtui.model import Environment, EnvKind
     from envtui.resolver.render import RenderError, render_with_pipdeptree

@@ -154,7 +154,7 @@ def start_job(job: CondaJob, scratch: Path) -> subprocess.Popen[str]:
                PYTHONPATH=os.pathsep.join(p for p in (source_root, env.get("PYTHONPATH"))
                                           if p))
     return subprocess.Popen(
-        [sys.executable, "-m", "envtui.demo.conda_packages", str(job_file)], env=env,
+        [sys.executable, "-P", "-m", "envtui.demo.conda_packages", str(job_file)], env=env,
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
 

@@ -28,7 +28,8 @@ def render_with_pipdeptree(env: Environment, fmt: str, *, reverse: bool = False,
     if not env.path or not sites:
         raise RenderError(f"--format {fmt} needs an environment with its site-packages on "
                           f"this disk ({env.ref} has none); use --json or the text tree")
-    cmd = [sys.executable, "-m", "pipdeptree", "-o", FORMATS[fmt]]
+    # -P: never import from the current directory (a `pipdeptree/` there would run).
+    cmd = [sys.executable, "-P", "-m", "pipdeptree", "-o", FORMATS[fmt]]
     for sp in sites:
         cmd += ["--path", sp]
     if reverse:
