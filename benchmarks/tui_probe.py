@@ -17,7 +17,13 @@ from pathlib import Path
 
 START = float(sys.argv[1]) if len(sys.argv) > 1 else time.time()
 
-from envtui.tui import app as app_module  # noqa: E402  (imported after START on purpose)
+from envtui.cli import app_context  # noqa: E402  (imported after START on purpose)
+from envtui.inspectors.read_helper import prestart  # noqa: E402
+
+CONTEXT = app_context()
+prestart(CONTEXT)  # as `envtui` does before it imports the app (cli._open_app)
+
+from envtui.tui import app as app_module  # noqa: E402
 from envtui.tui.screens.inventory import InventoryScreen  # noqa: E402
 from envtui.tui.widgets.inventory_table import InventoryTable  # noqa: E402
 
@@ -31,7 +37,7 @@ class ProbedApp(app_module.EnvtuiApp):
 
 
 async def probe(timeout: float = 300.0) -> dict[str, float | int | None]:
-    app = ProbedApp()
+    app = ProbedApp(CONTEXT)
     async with app.run_test(size=(160, 50)) as pilot:
         deadline = time.monotonic() + timeout
         screen = app.screen

@@ -27,6 +27,7 @@ from envtui.model import (
 )
 
 if TYPE_CHECKING:
+    from envtui.inspectors.base import ScanContext
     from envtui.inspectors.discovery import Progress
     from envtui.inspectors.summaries import SummaryInventory
 
@@ -546,14 +547,25 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _open_app() -> int:
+    from envtui.inspectors.read_helper import prestart
+
+    ctx = app_context()
+    prestart(ctx)  # first: the scan's helper walks and reads on another core while Textual imports
+    from envtui.tui.app import EnvtuiApp
+
+    EnvtuiApp(ctx).run()
+    return EXIT_OK
+
+
+def app_context() -> ScanContext:
+    """What the app scans: this process's home and environment, with the config file's
+    roots, exclusions and settings."""
     from envtui.config import load_config
     from envtui.inspectors.base import ScanContext
-    from envtui.tui.app import EnvtuiApp
 
     ctx = ScanContext.from_process()
     cfg = load_config(ctx.home, ctx.environ)
     ctx.roots, ctx.exclude = cfg.roots, cfg.exclude
     ctx.walk_home, ctx.max_depth = cfg.walk_home, cfg.max_depth
     ctx.stale_days = cfg.stale_days
-    EnvtuiApp(ctx).run()
-    return EXIT_OK
+    return ctx

@@ -38,6 +38,8 @@ from envtui.model import (
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
+    from envtui.inspectors.read_helper import Summaries
+
 T = TypeVar("T")
 Progress = Callable[[int, int | None, str], None]
 """progress(done, total or None while unknown, label); called from worker threads."""
@@ -285,10 +287,10 @@ def scan(ctx: ScanContext, *, use_cache: bool = True, refresh: bool = False,
     def read(loc: Location, insp: Inspector) -> Environment:
         return inspect(loc, insp, cache, refresh, sizes=sizes)
 
-    def read_cached(loc: Location, insp: Inspector) -> Environment:
+    def take_up(loc: Location, insp: Inspector, _summary: Any) -> Environment:
         return inspect(loc, insp, cache, sizes=sizes)
 
-    shared = Shared(ctx.cache_dir, refresh, sizes, read_cached) if cache else None
+    shared = Shared(ctx, refresh, sizes, take_up) if cache else None
     envs = read_all(find_locations(ctx, progress, cancelled), read, lambda e: e.name or e.ref,
                     progress=progress, cancelled=cancelled, on_result=on_environment,
                     shared=shared)
@@ -335,11 +337,14 @@ class Shared(Generic[T]):
     """How `read_all` may hand part of the filesystem environments to a helper process
     (read_helper): what the helper must read with, and how to take up its results."""
 
-    cache_dir: Path
+    ctx: ScanContext
     refresh: bool
     sizes: bool
-    read_cached: Callable[[Location, Inspector], T]
-    """Reads a location the helper has read: through the cache, whatever `refresh` says."""
+    take_up: Callable[[Location, Inspector, Any], T]
+    """The result for a location the helper has read, given its summary of it (None when
+    not asked for one): reads through the cache, whatever `refresh` says."""
+    summaries: Summaries | None = None
+    """Asks the helper to summarise what it reads, so the scan need not (summaries.py)."""
 
 
 def read_all(found: Iterable[tuple[Location, Inspector]],
@@ -358,21 +363,22 @@ def read_all(found: Iterable[tuple[Location, Inspector]],
     is_cancelled = cancelled or (lambda: False)
     found = list(found)
     disk = [(loc, insp) for loc, insp in found if loc.kind not in ENGINE_KINDS]
-    near, far, helper = disk, disk[len(disk):], None
+    helper = None
     if shared is not None:
-        from envtui.inspectors.read_helper import Helper
+        from envtui.inspectors.read_helper import Helper, key
 
         # The helper starts at the far end and works inwards while this process starts at
         # the near end, taking what the helper already read from the cache: the two meet
         # wherever their speeds put them (a scan inside the app reads slower, between redraws).
-        helper = Helper.start([loc for loc, _ in reversed(disk)], shared.cache_dir,
-                              refresh=shared.refresh, sizes=shared.sizes)
-        if helper is not None:
-            near, far = disk[:0], disk
+        disk.sort(key=lambda found: key(found[0]))  # read_helper.reading_order
+        helper = Helper.start([loc for loc, _ in reversed(disk)], shared.ctx,
+                              refresh=shared.refresh, sizes=shared.sizes,
+                              summaries=shared.summaries)
 
-    def take_up(index: int, loc: Location, insp: Inspector) -> T:
-        if helper is not None and shared is not None and helper.has_read(index):
-            return shared.read_cached(loc, insp)
+    def take_up(loc: Location, insp: Inspector) -> T:
+        """Read `loc`, unless the helper already did."""
+        if helper is not None and shared is not None and helper.has_read(loc):
+            return shared.take_up(loc, insp, helper.summary(loc))
         return read(loc, insp)
 
     remote = [(loc, insp) for loc, insp in found if loc.kind in ENGINE_KINDS]
@@ -382,9 +388,7 @@ def read_all(found: Iterable[tuple[Location, Inspector]],
     results: list[T] = []
     try:
         futures += [engine.submit(read, loc, insp) for loc, insp in remote]
-        futures += [files.submit(read, loc, insp) for loc, insp in near]
-        futures += [files.submit(take_up, len(far) - 1 - i, loc, insp)
-                    for i, (loc, insp) in enumerate(far)]
+        futures += [files.submit(take_up, loc, insp) for loc, insp in disk]
         finished: queue.SimpleQueue[Future[T]] = queue.SimpleQueue()
         for fut in futures:
             fut.add_done_callback(finished.put)

@@ -202,27 +202,37 @@ def summaries(ctx: ScanContext, *, check: bool = False, refresh: bool = False,
             hits[key] = hit
         todo.append((loc, insp))
 
-    def reader(fresh: bool) -> Callable[[Location, Inspector], Summary]:
-        def read(loc: Location, insp: Inspector) -> Summary:
-            key = f"{loc.kind}:{loc.ref}"
-            fp, hit = fingerprints[key], hits.get(key)
-            if hit and (hit.sized or not need_sizes):
-                # Listed before, never checked: only the check is new.
-                env = inspect_fingerprinted(loc, insp, cache, fp, sizes=False)
-                summary = replace(hit, check=summarize(env, sized=False, check=True).check)
-            else:
-                env = inspect_fingerprinted(loc, insp, cache, fp, fresh, sizes=need_sizes)
-                summary = summarize(env, sized=need_sizes, check=check)
-                if hit and summary.check is None:  # same fingerprint: the old check holds
-                    summary = replace(summary, check=hit.check)
-            if fp is not None:
-                store.put(key, fp, summary)
-            return summary
-        return read
+    def summary_of(loc: Location, insp: Inspector, fresh: bool,
+                   made: Summary | None = None) -> Summary:
+        """Summarise `loc` (or take `made`, the read helper's summary of it) and store it."""
+        key = f"{loc.kind}:{loc.ref}"
+        fp, hit = fingerprints[key], hits.get(key)
+        # Listed before, never checked: only the check is new.
+        listed = hit is not None and (hit.sized or not need_sizes)
+        if made is None:
+            sized = need_sizes and not listed
+            env = inspect_fingerprinted(loc, insp, cache, fp, fresh and not listed, sizes=sized)
+            made = summarize(env, sized=sized, check=check)
+        if hit and listed:
+            summary = replace(hit, check=made.check)
+        elif hit and made.check is None:  # same fingerprint: the old check holds
+            summary = replace(made, check=hit.check)
+        else:
+            summary = made
+        if fp is not None:
+            store.put(key, fp, summary)
+        return summary
+
+    def read(loc: Location, insp: Inspector) -> Summary:
+        return summary_of(loc, insp, refresh)
+
+    def take_up(loc: Location, insp: Inspector, made: Any) -> Summary:
+        return summary_of(loc, insp, False, None if made is None else Summary.from_json(made))
 
     if todo:
-        shared = Shared(ctx.cache_dir, refresh, need_sizes, reader(fresh=False))
-        done += read_all(todo, reader(fresh=refresh), lambda s: str(s.listing["name"] or s.ref),
+        # The helper summarises what it reads as `read` would, sizes included when needed.
+        shared = Shared(ctx, refresh, need_sizes, take_up, {"check": check})
+        done += read_all(todo, read, lambda s: str(s.listing["name"] or s.ref),
                          progress=progress, cancelled=cancelled, shared=shared)
     engine_seen = not any(p.kind is ProblemKind.ENGINE for p in ctx.problems)
     store.save(fingerprints, ctx.kinds, engine_seen)
