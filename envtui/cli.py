@@ -11,7 +11,7 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -137,7 +137,7 @@ def _parser(command: str = _ALL) -> argparse.ArgumentParser:
     return p
 
 
-def _tree_parser(sub: Any, scan_options: Any) -> None:
+def _tree_parser(sub: Any, scan_options: Callable[[argparse.ArgumentParser], None]) -> None:
     tree = sub.add_parser("tree", help="an environment's dependency tree")
     tree.add_argument("env", metavar="ENV",
                       help="a path, a unique name, KIND:NAME (image:REF, container:NAME)")

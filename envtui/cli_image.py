@@ -99,6 +99,7 @@ def cmd_image(args: argparse.Namespace) -> int:
 
 def _save(args: argparse.Namespace, meter: _Meter) -> None:
     from envtui.exchange.images import save_image
+    from envtui.inspectors.docker import short_id
 
     saved = save_image(args.ref, args.output, force=args.force, progress=meter)
     meter.clear()
@@ -107,12 +108,13 @@ def _save(args: argparse.Namespace, meter: _Meter) -> None:
                           "image_id": saved.image_id, "tags": list(saved.tags)}, indent=2))
         return
     what = ", ".join(saved.tags) or "untagged image"
-    print(printable(f"saved {what} ({_short(saved.image_id)}) to {saved.path}: "
+    print(printable(f"saved {what} ({short_id(saved.image_id)}) to {saved.path}: "
                     f"{human_size(saved.size)}, sha256 {saved.sha256}"))
 
 
 def _load(args: argparse.Namespace, meter: _Meter) -> None:
     from envtui.exchange.images import load_image, verify_archive
+    from envtui.inspectors.docker import short_id
 
     # Checked apart from the load so the progress line can say which of the two it shows.
     if not args.no_verify:
@@ -125,9 +127,5 @@ def _load(args: argparse.Namespace, meter: _Meter) -> None:
                          indent=2))
         return
     what = ", ".join(loaded.tags) or "untagged image"
-    ids = ", ".join(_short(i) for i in loaded.image_ids)
+    ids = ", ".join(short_id(i) for i in loaded.image_ids)
     print(printable(f"loaded {what} ({ids})" if ids else f"loaded {what}"))
-
-
-def _short(image_id: str) -> str:
-    return image_id.removeprefix("sha256:")[:12]

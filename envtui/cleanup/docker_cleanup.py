@@ -23,6 +23,7 @@ from typing import Any
 
 from envtui.cleanup import Refused, Removal
 from envtui.cleanup.usage import KIND_LABELS, UsageRow
+from envtui.inspectors.docker import short_id
 from envtui.model import Environment, EnvKind
 
 IMAGE_MARKER = "docker image"
@@ -99,13 +100,10 @@ def _tags(image: Mapping[str, Any]) -> list[str]:
     return sorted(t for t in image.get("RepoTags") or [] if t and t != _NO_TAG)
 
 
-def _short(ident: str) -> str:
-    return ident.removeprefix("sha256:")[:12]
-
 
 def _container_name(c: Mapping[str, Any]) -> str:
     names = c.get("Names") or []
-    return str(names[0]).lstrip("/") if names else _short(str(c.get("Id", "")))
+    return str(names[0]).lstrip("/") if names else short_id(str(c.get("Id", "")))
 
 
 def _plural(word: str, items: Collection[Any]) -> str:
@@ -152,7 +150,7 @@ def _children(api: Any, image_id: str) -> list[str]:
         image = todo.pop()
         tags, kids = _tags(image), below.get(str(image["Id"]), [])
         if tags or not kids:
-            names.add(tags[0] if tags else _short(str(image["Id"])))
+            names.add(tags[0] if tags else short_id(str(image["Id"])))
         else:
             todo += kids
     return sorted(names)
@@ -215,7 +213,7 @@ def _plan_container(api: Any, env: Environment, *, force: bool) -> Removal:
     state = _container_state(info)
     if state in ACTIVE_STATES and not force:
         raise Refused(f"{env.ref} is {state}; stop it first or --force")
-    image = (info.get("Config") or {}).get("Image") or _short(str(info.get("Image")))
+    image = (info.get("Config") or {}).get("Image") or short_id(str(info.get("Image")))
     notes = [f"image {image}"]
     if state in ACTIVE_STATES:
         notes.append(f"forced: {state}, the engine kills it")
@@ -310,7 +308,7 @@ def plan_prune(api: Any, labels: Sequence[str] = ()) -> list[Removal]:
     used = {str(c.get("ImageID")) for c in _containers(api)}
     found = [i for i in dangling if not _tags(i) and str(i["Id"]) not in used]
     found.sort(key=lambda i: (-int(i.get("Size") or 0), str(i["Id"])))
-    return [Removal(ref=f"image:{_short(str(i['Id']))}", kind=EnvKind.IMAGE,
+    return [Removal(ref=f"image:{short_id(str(i['Id']))}", kind=EnvKind.IMAGE,
                     target=str(i["Id"]), size_bytes=_int_or_none(i.get("Size")),
                     marker=IMAGE_MARKER, notes=("dangling: no tag, no container",))
             for i in found]

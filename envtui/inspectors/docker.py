@@ -131,7 +131,7 @@ def _context_endpoint(config_dir: Path, name: str) -> Endpoint:
         url = str(docker_ep["Host"])
     except (OSError, ValueError, KeyError, TypeError, RecursionError) as e:
         raise EngineError(
-            f"{source} cannot be read ({meta_path}: {_short(e)}); run `docker context use "
+            f"{source} cannot be read ({meta_path}: {error_line(e)}); run `docker context use "
             "default` or set DOCKER_HOST to the engine to use"
         ) from e
     tls_dir = config_dir / "contexts" / "tls" / digest / "docker"
@@ -181,7 +181,8 @@ def _errno_of(exc: BaseException) -> int | None:
     return None
 
 
-def _short(exc: BaseException) -> str:
+def error_line(exc: BaseException) -> str:
+    """An exception as one line of at most 200 characters."""
     text = str(exc).strip().splitlines()
     return (text[0] if text else type(exc).__name__)[:200]
 
@@ -197,8 +198,9 @@ def describe_failure(exc: BaseException, ep: Endpoint) -> str:
                 or "SSLError" in type(e).__name__ or "TLSParameterError" in type(e).__name__),
                None)
     if tls is not None:
-        return (f"{where}: TLS failed ({_short(tls)}); check DOCKER_CERT_PATH (ca.pem, cert.pem, "
-                "key.pem), DOCKER_TLS_VERIFY and that DOCKER_HOST names the right host and port")
+        return (f"{where}: TLS failed ({error_line(tls)}); check DOCKER_CERT_PATH (ca.pem, "
+                "cert.pem, key.pem), DOCKER_TLS_VERIFY and that DOCKER_HOST names the right host "
+                "and port")
     code = _errno_of(exc)
     start = ("start Docker (sudo systemctl start docker, or systemctl --user start docker "
              "for rootless Docker) or set DOCKER_HOST to a running engine")
@@ -213,7 +215,7 @@ def describe_failure(exc: BaseException, ep: Endpoint) -> str:
     if any(isinstance(e, TimeoutError) or "Timeout" in type(e).__name__ for e in chain):
         return (f"{where}: no answer in time; check that the engine is up and that "
                 "DOCKER_HOST or the docker context points at it")
-    return f"{where}: {_short(exc)}; check DOCKER_HOST or the docker context"
+    return f"{where}: {error_line(exc)}; check DOCKER_HOST or the docker context"
 
 
 # --- talking to the engine -------------------------------------------------------------
@@ -337,7 +339,8 @@ def _tags(img: Mapping[str, Any]) -> list[str]:
     return sorted(t for t in img.get("RepoTags") or [] if t and t != "<none>:<none>")
 
 
-def _short_id(ident: str) -> str:
+def short_id(ident: str) -> str:
+    """An image or container ID as Docker prints it: 12 hex digits."""
     return ident.removeprefix("sha256:")[:12]
 
 
@@ -468,7 +471,7 @@ class DockerInspector(Inspector):
         packages, problems = contents.deduped()
         return Environment(
             kind=EnvKind.IMAGE,
-            name=tags[0] if tags else _short_id(loc.ref),
+            name=tags[0] if tags else short_id(loc.ref),
             manager=MANAGER,
             id=loc.ref,
             python=contents.python,
@@ -480,7 +483,7 @@ class DockerInspector(Inspector):
             details={
                 "tags": tags,
                 "dangling": not tags,
-                "short_id": _short_id(loc.ref),
+                "short_id": short_id(loc.ref),
                 "used_by": list(d.get("UsedBy", [])),
                 "repo_digests": sorted(d.get("RepoDigests") or []),
                 "site_packages": list(contents.site_dirs),

@@ -16,7 +16,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from envtui.inspectors.docker import CACHE_NAMESPACE, CACHE_SCHEMA, Engine, _short, _short_id
+from envtui.inspectors.docker import (
+    CACHE_NAMESPACE,
+    CACHE_SCHEMA,
+    Engine,
+    error_line,
+    short_id,
+)
 from envtui.inspectors.image_layers import (
     ArchiveError,
     FileBlob,
@@ -49,7 +55,7 @@ def load_or_stream(engine: Engine | None, image_id: str,
     except (StreamError, ArchiveError) as e:
         return unread(image_id, str(e))
     except Exception as e:  # the engine refused (image gone) or the connection broke
-        return unread(image_id, _short(e))
+        return unread(image_id, error_line(e))
     engine.cache.store(CACHE_NAMESPACE, image_id,
                        {"schema": CACHE_SCHEMA, "contents": contents.to_json()})
     return contents
@@ -68,7 +74,7 @@ def _stream_image(engine: Engine, image_id: str) -> SiteContents:
 def unread(image_id: str, why: str) -> SiteContents:
     return SiteContents(problems=(Problem(
         ProblemKind.UNREADABLE,
-        f"image {_short_id(image_id)}: its layers could not be read ({why})"),))
+        f"image {short_id(image_id)}: its layers could not be read ({why})"),))
 
 
 # --- a container's own changes ---------------------------------------------------------
@@ -121,7 +127,7 @@ def container_contents(engine: Engine | None, container_id: str,
     except Exception as e:  # the container went away or the engine failed mid-read
         problem = Problem(ProblemKind.UNREADABLE,
                           f"container {container_id[:12]}: its changes could not be read "
-                          f"({_short(e)}); showing its image's packages")
+                          f"({error_line(e)}); showing its image's packages")
         return overlay(base, removed=(), replaced=(),
                        update=SiteContents(problems=(problem,))), []
     update = site_contents(files)
