@@ -67,13 +67,6 @@ KEY_BUDGET = 1.0
 the scan it replaces. Measured 0.002-0.25 s, at worst 0.62 s (closing the palette while the
 enormous environment is read: the reading thread and the event loop share the GIL)."""
 
-PALETTE_BUDGET = 2.0
-"""Seconds for Escape to close the command palette just opened while the 500 environments
-are scanned. An opening palette lists every command, six per environment here (3,035), and
-Textual builds those lines on the event loop in one burst that a key waits behind: measured
-0.2-0.5 s with no scan running, 0.5-0.98 s during one. The burst grows with the number of
-environments."""
-
 TREE_BUDGET = 5.0
 """Seconds from `t` to the enormous environment's dependency tree on screen (its graph is
 built in a worker, off the event loop). Measured 0.54-1.66 s."""
@@ -427,14 +420,15 @@ async def keys_while_scanning(app: TimedApp, loader: HeldScan, many: ManyEnvs,
         times["ctrl+p"] = await answered(pilot, "ctrl+p",
                                          lambda: isinstance(app.screen, CommandPalette),
                                          "the command palette", during=scanning)
-        # At once, while the palette still lists its commands (see PALETTE_BUDGET).
+        # At once, while the palette still lists its commands: at most
+        # commands.MAX_HITS per provider (3,035 before, 0.5-0.98 s to close).
         closed = await answered(pilot, "escape", lambda: app.screen is screen,
                                 "the palette to close", during=scanning)
         print(f"\nfirst paint {first_paint:.2f} s; keys while scanning: "
               + ", ".join(f"{k} {v:.3f}" for k, v in times.items())
               + f"; palette closed {closed:.3f}")
         assert max(times.values()) < KEY_BUDGET, times
-        assert closed < PALETTE_BUDGET
+        assert closed < KEY_BUDGET
         assert reading, "the scan had read everything before the first key"
 
         loader.release.set()

@@ -8,6 +8,7 @@ The real scan is exercised end to end in test_tui_e2e.py.
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from envtui.inspectors.base import ScanContext
 from envtui.model import Environment, EnvKind, Inventory, Package, Problem
 from envtui.tui.app import EnvtuiApp
 from envtui.tui.batches import Batcher
+from envtui.tui.commands import MAX_HITS
 from envtui.tui.format import human_size, location_hints, plural, short_date
 from envtui.tui.index import InventoryIndex, PartialInventory
 from envtui.tui.screens.inventory import (
@@ -827,6 +829,35 @@ async def test_command_palette_lists_and_runs_commands() -> None:
 
 
 @run_async
+async def test_palette_offers_the_best_commands_of_a_big_inventory() -> None:
+    count = MAX_HITS * 4  # each provider has more commands than it offers
+    envs = tuple(Environment(kind=EnvKind.VENV, name=f"env{i:04d}", manager="venv",
+                             path=f"/home/ada/envs/env{i:04d}",
+                             packages=(Package("lib", "1.0", installer="pip"),))
+                 for i in range(count))
+    app = make_app(FixtureLoader(inventory=Inventory(envs)))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        await _palette_settled(pilot)
+        prompts = _palette_prompts(app)
+        shows = [p for p in prompts if p.startswith("show: ")]
+        # The first ones, in order: the palette lays out every option it is given.
+        assert shows == [f"show: env{i:04d}" for i in range(MAX_HITS - 2)]  # after env: ...
+        assert _most_per_kind(prompts) == MAX_HITS  # tree: ..., fix: ..., as many each
+        # Typing finds any of them, the last included, first.
+        app.screen.query_one(Input).value = f"show: env{count - 1:04d}"
+        await _palette_settled(pilot)
+        prompts = _palette_prompts(app)
+        assert prompts[0] == f"show: env{count - 1:04d}"
+        assert _most_per_kind(prompts) <= MAX_HITS
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, InventoryScreen)
+        assert app.screen.query_one(InventoryTable).current_key == f"env:{count - 1}"
+
+
+@run_async
 async def test_show_command_clears_a_filter_that_hides_the_environment() -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
@@ -1128,6 +1159,11 @@ async def _palette_settled(pilot: Pilot[Any]) -> None:
     # The palette searches its providers in a task; give it a few frames.
     for _ in range(5):
         await pilot.pause(0.05)
+
+
+def _most_per_kind(prompts: list[str]) -> int:
+    """The most prompts of one kind ("tree", "fix", ...: the text before the colon)."""
+    return max(Counter(prompt.partition(":")[0] for prompt in prompts).values())
 
 
 def _palette_prompts(app: EnvtuiApp) -> list[str]:

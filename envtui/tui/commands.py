@@ -11,8 +11,11 @@ implement it.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import partial
+from itertools import islice
+from operator import itemgetter
 from typing import Protocol, runtime_checkable
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
@@ -56,6 +59,12 @@ class EnvironmentCommandTarget(Protocol):
 
 _Command = tuple[str, Callable[[], None], str]
 
+MAX_HITS = 50
+"""Commands one provider offers at most for one query. The palette lays out every option it
+is given, on the event loop: with a command or five per environment, 2,000 environments
+kept it from answering a key for 0.8 s (measured). Past the first screenful, typing finds
+a command sooner than scrolling does."""
+
 
 class _ListedCommands(Provider):
     """A provider whose commands are a list of (text, callback, help line)."""
@@ -64,17 +73,19 @@ class _ListedCommands(Provider):
         return iter(())
 
     async def discover(self) -> Hits:
-        """Everything, in order, when the palette opens with an empty query."""
-        for text, command, help_text in self._commands():
+        """The first MAX_HITS, in order, when the palette opens with an empty query."""
+        for text, command, help_text in islice(self._commands(), MAX_HITS):
             yield DiscoveryHit(text, command, help=help_text)
 
     async def search(self, query: str) -> Hits:
-        """Fuzzy-match `query` against the command texts."""
+        """Fuzzy-match `query` against the command texts: the MAX_HITS best matches."""
         matcher = self.matcher(query)
-        for text, command, help_text in self._commands():
-            score = matcher.match(text)
-            if score > 0:
-                yield Hit(score, matcher.highlight(text), command, text=text, help=help_text)
+        scored = ((matcher.match(text), text, command, help_text)
+                  for text, command, help_text in self._commands())
+        best = heapq.nlargest(MAX_HITS, (hit for hit in scored if hit[0] > 0),
+                              key=itemgetter(0))
+        for score, text, command, help_text in best:
+            yield Hit(score, matcher.highlight(text), command, text=text, help=help_text)
 
 
 class EnvironmentCommands(_ListedCommands):
