@@ -131,6 +131,30 @@ def measure(contenders: Sequence[Contender], env: dict[str, str], runs: int,
             run_contender(c, env)
 
 
+def wait_for_read_helpers(home: Path, timeout: float = 2.0) -> None:
+    """Wait for the read helpers of envtui runs on this machine fixture to end.
+
+    A helper finishes the environment it is reading after envtui exits
+    (envtui/inspectors/read_helper.py); one still writing when the cache is removed would
+    leave a cold run an entry. Found through /proc (Linux): elsewhere this does not wait.
+    """
+    mine = f"HOME={home}".encode()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pending = False
+        for proc in Path("/proc").glob("[0-9]*"):
+            try:
+                if (b"envtui.inspectors.read_helper" in (proc / "cmdline").read_bytes()
+                        and mine in (proc / "environ").read_bytes().split(b"\0")):
+                    pending = True
+                    break
+            except OSError:  # gone meanwhile, or not ours to read
+                continue
+        if not pending:
+            return
+        time.sleep(0.01)
+
+
 def envtui_argv() -> list[str]:
     script = Path(sys.executable).with_name("envtui")
     return [str(script)] if script.is_file() else [sys.executable, "-m", "envtui"]
@@ -147,6 +171,7 @@ class Suite:
     results: dict[str, list[Contender]] = field(default_factory=dict)
 
     def forget_cache(self) -> None:
+        wait_for_read_helpers(self.machine.home)
         shutil.rmtree(self.machine.home / ".cache" / "envtui", ignore_errors=True)
 
     def run(self, name: str, contenders: list[Contender], runs: int | None = None) -> None:
