@@ -558,14 +558,7 @@ def _open_app() -> int:
 
 
 def app_context() -> ScanContext:
-    """What the app scans: this process's home and environment, with the config file's
-    roots, exclusions and settings."""
-    from envtui.config import load_config
-    from envtui.inspectors.base import ScanContext
-
-    ctx = ScanContext.from_process()
-    cfg = load_config(ctx.home, ctx.environ)
-    ctx.roots, ctx.exclude = cfg.roots, cfg.exclude
-    ctx.walk_home, ctx.max_depth = cfg.walk_home, cfg.max_depth
-    ctx.stale_days = cfg.stale_days
+    """What the app scans: as `list` with no options (this process's home and
+    environment, the config file's roots, exclusions and settings)."""
+    ctx: ScanContext = _context(argparse.Namespace(root=[], no_home=False))
     return ctx

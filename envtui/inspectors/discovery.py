@@ -370,7 +370,7 @@ def read_all(found: Iterable[tuple[Location, Inspector]],
         # The helper starts at the far end and works inwards while this process starts at
         # the near end, taking what the helper already read from the cache: the two meet
         # wherever their speeds put them (a scan inside the app reads slower, between redraws).
-        disk.sort(key=lambda found: key(found[0]))  # read_helper.reading_order
+        disk.sort(key=lambda found: key(found[0]))  # the helper reads in reverse
         helper = Helper.start([loc for loc, _ in reversed(disk)], shared.ctx,
                               refresh=shared.refresh, sizes=shared.sizes,
                               summaries=shared.summaries)

@@ -59,13 +59,9 @@ def cores() -> int:
 
 
 def key(loc: Location) -> str:
-    """How the helper names a location it has read."""
+    """How the helper names a location it has read; the scan reads filesystem
+    environments in the order of their keys, the helper in reverse."""
     return f"{loc.kind.value}:{loc.ref}"
-
-
-def reading_order(locations: Sequence[Location]) -> list[Location]:
-    """The order the scan reads filesystem environments in, and the helper in reverse."""
-    return sorted(locations, key=key)
 
 
 def _terms(ctx: ScanContext, refresh: bool, sizes: bool,
@@ -210,7 +206,7 @@ def _locations(request: dict[str, Any]) -> list[Location]:
                       roots=tuple(Path(p) for p in c["roots"]),
                       exclude=tuple(Path(p) for p in c["exclude"]), walk_home=c["walk_home"],
                       max_depth=c["max_depth"], kinds=frozenset(EnvKind(k) for k in c["kinds"]))
-    return reading_order([loc for loc, _ in find_locations(ctx)])[::-1]
+    return sorted((loc for loc, _ in find_locations(ctx)), key=key, reverse=True)
 
 
 def main() -> None:
