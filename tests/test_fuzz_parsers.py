@@ -72,7 +72,7 @@ from envtui.exchange.files import read_spec
 from envtui.exchange.images import ImageError, verify_archive
 from envtui.exchange.requirements_export import write_requirements
 from envtui.exchange.spec import CONDA, PIP, EnvSpec, ExchangeError, Pin, from_environment
-from envtui.inspectors.base import ScanContext
+from envtui.inspectors.base import Inspector, ScanContext
 from envtui.inspectors.cache import Cache
 from envtui.inspectors.conda import CondaInspector
 from envtui.inspectors.docker import EngineError, resolve_endpoint
@@ -304,12 +304,9 @@ _VENV_DEFAULTS = {
 }
 
 
-def read_venv(tmp: Path, files: Mapping[str, bytes], size: int) -> Environment:
-    """A venv holding `files` (over a small valid one), read as `envtui list` / `show` /
-    `tree` / `check` read it: identify, fingerprint, read, then the graph and the tree."""
-    prefix = tmp / "venv"
-    _write(prefix, {**_VENV_DEFAULTS, **files})
-    insp = VenvInspector()
+def _read_through(insp: Inspector, prefix: Path, size: int) -> Environment:
+    """Identify, fingerprint and read the environment at `prefix`, then check it and render
+    its tree, within the per-input bounds."""
     loc = insp.identify(prefix)
     assert loc is not None
 
@@ -322,6 +319,15 @@ def read_venv(tmp: Path, files: Mapping[str, bytes], size: int) -> Environment:
 
     env = bounded(read, size)
     assert isinstance(env, Environment)
+    return env
+
+
+def read_venv(tmp: Path, files: Mapping[str, bytes], size: int) -> Environment:
+    """A venv holding `files` (over a small valid one), read as `envtui list` / `show` /
+    `tree` / `check` read it: identify, fingerprint, read, then the graph and the tree."""
+    prefix = tmp / "venv"
+    _write(prefix, {**_VENV_DEFAULTS, **files})
+    env = _read_through(VenvInspector(), prefix, size)
     exported = bounded(lambda: export(env), size, typed=(ExchangeError,))
     assert exported is None or isinstance(exported, ExchangeError)
     return env
@@ -426,19 +432,7 @@ def conda_prefix(tmp: Path, files: Mapping[str, bytes]) -> Path:
 def read_conda(prefix: Path, size: int) -> Environment:
     """Read a conda env as `list`/`check`/`export` do: identify, fingerprint, read, the
     graph, the tree, and the exchange spec (which reads the records' URLs and hashes)."""
-    insp = CondaInspector(system_roots=())
-    loc = insp.identify(prefix)
-    assert loc is not None
-
-    def read() -> Environment:
-        insp.fingerprint(loc)
-        env = insp.read(loc)
-        check_environment(env)
-        render_text(dependency_tree(build_graph(env)))
-        return env
-
-    env = bounded(read, size)
-    assert isinstance(env, Environment)
+    env = _read_through(CondaInspector(system_roots=()), prefix, size)
     bounded(lambda: export(env), size, typed=(ExchangeError,))
     return env
 

@@ -196,6 +196,19 @@ async def painted_while_scanning(app: TimedApp, pilot: Pilot[Any], started: floa
     return first_paint
 
 
+async def typed_in(pilot: Pilot[Any], field: Input, text: str,
+                   during: Callable[[], bool]) -> dict[str, float]:
+    """Type `text` into `field` a key at a time: each key's time to show (`answered`)."""
+    times: dict[str, float] = {}
+    typed = ""
+    for char in text:
+        typed += char
+        times[f"type {typed}"] = await answered(
+            pilot, char, lambda t=typed: field.value == t,  # type: ignore[misc]
+            f"{typed!r} in the filter", during=during)
+    return times
+
+
 def send(app: App[Any], key: str) -> None:
     """Deliver one key press as the terminal driver does (a Key event posted to the app)."""
     char = {"slash": "/", "escape": "\x1b", "space": " "}.get(key, key if len(key) == 1 else None)
@@ -408,12 +421,7 @@ async def keys_while_scanning(app: TimedApp, loader: HeldScan, many: ManyEnvs,
                                        "the cursor to move", during=scanning)
         times["/"] = await answered(pilot, "slash", lambda: app.focused is field,
                                     "the filter to take the focus", during=scanning)
-        typed = ""
-        for char in "proj00":
-            typed += char
-            times[f"type {typed}"] = await answered(
-                pilot, char, lambda t=typed: field.value == t,  # type: ignore[misc]
-                f"{typed!r} in the filter", during=scanning)
+        times |= await typed_in(pilot, field, "proj00", during=scanning)
         times["escape"] = await answered(
             pilot, "escape", lambda: field.value == "" and app.focused is table,
             "the filter to clear", during=scanning)
@@ -561,12 +569,7 @@ async def test_case_05_enormous_environment_first_screen_keys_tree_and_memory(
         times: dict[str, float] = {}
         times["/"] = await answered(pilot, "slash", lambda: app.focused is field,
                                     "the filter to take the focus", during=reading)
-        typed = ""
-        for char in "pkg":
-            typed += char
-            times[f"type {typed}"] = await answered(
-                pilot, char, lambda t=typed: field.value == t,  # type: ignore[misc]
-                f"{typed!r} in the filter", during=reading)
+        times |= await typed_in(pilot, field, "pkg", during=reading)
         times["escape"] = await answered(pilot, "escape", lambda: field.value == "",
                                          "the filter to clear", during=reading)
         times["ctrl+p"] = await answered(pilot, "ctrl+p",

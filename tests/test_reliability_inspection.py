@@ -46,7 +46,7 @@ from envtui.tui.widgets.inventory_table import InventoryTable
 from envtui.tui.widgets.problem_list import ProblemList
 from envtui.tui.widgets.theme import component_text_style
 from tests.envfactory import make_venv, pip_install, python_of, site_packages, uv_install
-from tests.tui_helpers import SIZE, run_async, settle, until
+from tests.tui_helpers import SIZE, run_async, settle, tree_lines, until
 from tests.wheels import build_wheel
 
 REPO = Path(__file__).resolve().parent.parent
@@ -149,12 +149,7 @@ async def expand_all(pilot: Pilot[Any], tree: DependencyTree) -> list[str]:
         for node in closed:
             node.expand()
         await pilot.pause()
-    out = []
-    for line in range(tree.last_line + 1):
-        node = tree.get_node_at_line(line)
-        assert node is not None and node.data is not None
-        out.append("  " * node.data.depth + node.data.label)
-    return out
+    return tree_lines(tree)
 
 
 # --------------------------------------------------------------------------- case 1

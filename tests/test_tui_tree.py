@@ -42,6 +42,7 @@ from tests.tui_helpers import (
     make_app,
     run_async,
     settle,
+    tree_lines,
     until,
 )
 from tests.wheels import build_wheel
@@ -63,13 +64,7 @@ def tree_of(app: EnvtuiApp) -> DependencyTree:
 
 def lines(app: EnvtuiApp) -> list[str]:
     """Every line of the tree as shown: two spaces of indent per level, then the label."""
-    tree = tree_of(app)
-    out = []
-    for line in range(tree.last_line + 1):
-        node = tree.get_node_at_line(line)
-        assert node is not None and node.data is not None
-        out.append("  " * node.data.depth + node.data.label)
-    return out
+    return tree_lines(tree_of(app))
 
 
 def cursor_label(app: EnvtuiApp) -> str:

@@ -24,6 +24,7 @@ from textual.widgets import Input
 from envtui.inspectors.base import ScanContext
 from envtui.model import Environment, Inventory, Problem, environment_from_dict
 from envtui.tui.app import EnvtuiApp
+from envtui.tui.widgets.dependency_tree import DependencyTree
 
 FIXTURE = Path(__file__).parent / "fixtures" / "inventory.json"
 SIZE = (120, 36)
@@ -178,3 +179,14 @@ def check_readme_screenshot(snapshots: Path, name: str, snapshot: str) -> None:
         shutil.copyfile(source, target)
     assert target.exists(), f"screenshots/{name}.svg is missing"
     assert target.read_bytes() == source.read_bytes(), f"screenshots/{name}.svg is stale"
+
+
+def tree_lines(tree: DependencyTree) -> list[str]:
+    """Every line of a dependency tree as shown: two spaces of indent per level, then the
+    label."""
+    out = []
+    for line in range(tree.last_line + 1):
+        node = tree.get_node_at_line(line)
+        assert node is not None and node.data is not None
+        out.append("  " * node.data.depth + node.data.label)
+    return out
